@@ -52,6 +52,7 @@ pub mod sys;
 pub mod watcher;
 
 pub use mio::Interest;
+pub use mio::event::Source;
 pub use pool::WorkPool;
 pub use reactor::{Event, Polled, Reactor};
 pub use readiness::Readiness;

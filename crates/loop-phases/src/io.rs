@@ -1,0 +1,221 @@
+//! I/O watchers: a descriptor, an interest, and a callback (libuv's `uv_poll_t`
+//! and the `uv__io_t` inside every libuv stream).
+//!
+//! Readiness is edge-triggered, as mio's: after an event, read or write until
+//! the operation returns `WouldBlock`. A callback that stops early to be fair
+//! to other descriptors (a read budget) calls [`Loop::io_feed`] to have the
+//! readiness delivered again in the next pending phase (libuv's `uv__io_feed`).
+
+use std::io;
+
+use eventide_reactor::sys::{AsDescriptor, FdSource};
+use eventide_reactor::{Interest, Readiness, Source, WatcherId};
+
+use crate::event_loop::Loop;
+use crate::handle::{ACTIVE, CLOSING, HandleEntry, HandleId, IoCb, IoWatch, Kind, REFERENCED};
+use crate::pending::Pending;
+use crate::trace::CallbackKind;
+
+impl Loop {
+    /// Watches `source` for `interest`; `cb` runs in the poll phase each time
+    /// the OS reports it ready. The watch is active and referenced; the caller
+    /// keeps owning `source` and must [`Loop::close`] the watch before dropping
+    /// it (closing deregisters the descriptor). `label` names it in traces.
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyExists` if the descriptor is already watched; the OS error from
+    /// the poller otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventide_loop_phases::{Interest, Loop, RunMode};
+    /// use std::os::{fd::AsRawFd, unix::net::UnixDatagram};
+    ///
+    /// let mut lp = Loop::new();
+    /// let (tx, rx) = UnixDatagram::pair()?;
+    /// rx.set_nonblocking(true)?;
+    /// tx.send(b"hi")?;
+    ///
+    /// // The callback owns the socket; the loop only watches its descriptor.
+    /// lp.poll_fd(rx.as_raw_fd(), Interest::READABLE, move |lp, watch, ready| {
+    ///     assert!(ready.is_readable());
+    ///     let mut buf = [0u8; 16];
+    ///     let n = rx.recv(&mut buf).unwrap();
+    ///     assert_eq!(&buf[..n], b"hi");
+    ///     lp.close(watch, None); // deregisters; the loop has nothing left
+    /// })?;
+    /// assert!(!lp.run(RunMode::Default));
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn io_start<S>(
+        &mut self,
+        source: &mut S,
+        interest: Interest,
+        label: &'static str,
+        cb: impl FnMut(&mut Loop, IoWatch, Readiness) + 'static,
+    ) -> io::Result<IoWatch>
+    where
+        S: Source + AsDescriptor + ?Sized,
+    {
+        let cb: IoCb = Box::new(cb);
+        let fd = source.descriptor();
+        let id = self.handle_insert(
+            label,
+            Kind::Io {
+                fd,
+                watcher: None,
+                cb: Some(cb),
+            },
+            REFERENCED,
+        );
+        match self.reactor.register(source, interest, id) {
+            Ok(w) => {
+                if let Some(Kind::Io { watcher, .. }) = self.handle_mut(id).map(|e| &mut e.kind) {
+                    *watcher = Some(w);
+                }
+                self.update_flags(id, ACTIVE, 0);
+                Ok(IoWatch(id))
+            }
+            Err(e) => {
+                self.handles.remove(id.0);
+                Err(e)
+            }
+        }
+    }
+
+    /// Watches a raw descriptor the caller owns (libuv's `uv_poll_init` and
+    /// `uv_poll_start`). See [`Loop::io_start`].
+    ///
+    /// # Errors
+    ///
+    /// As [`Loop::io_start`].
+    pub fn poll_fd(
+        &mut self,
+        fd: i32,
+        interest: Interest,
+        cb: impl FnMut(&mut Loop, IoWatch, Readiness) + 'static,
+    ) -> io::Result<IoWatch> {
+        self.io_start(&mut FdSource(fd), interest, "poll", cb)
+    }
+
+    /// Changes what the watch waits for. `None` stops watching (the handle goes
+    /// inactive and no longer keeps the loop alive) without closing it; `Some`
+    /// starts it again.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` for a stale or closing watch; the OS error from the poller.
+    pub fn io_set_interest(
+        &mut self,
+        watch: IoWatch,
+        interest: Option<Interest>,
+    ) -> io::Result<()> {
+        let (registered, fd) = self.io_watcher(watch)?;
+        match (registered, interest) {
+            (Some(w), Some(i)) => {
+                let unchanged = self.reactor.watcher(w).is_some_and(|x| x.interest == i);
+                if !unchanged {
+                    self.reactor.reregister(w, &mut FdSource(fd), i)?;
+                }
+            }
+            (Some(w), None) => {
+                // The descriptor may already be closed; its watcher goes regardless.
+                let _ = self.reactor.deregister(w, &mut FdSource(fd));
+                self.set_io_watcher(watch.0, None);
+                self.update_flags(watch.0, 0, ACTIVE);
+            }
+            (None, Some(i)) => {
+                let w = self.reactor.register(&mut FdSource(fd), i, watch.0)?;
+                self.set_io_watcher(watch.0, Some(w));
+                self.update_flags(watch.0, ACTIVE, 0);
+            }
+            (None, None) => {}
+        }
+        Ok(())
+    }
+
+    /// The current registration and the descriptor of a watch.
+    fn io_watcher(&self, watch: IoWatch) -> io::Result<(Option<WatcherId>, i32)> {
+        match self.handle(watch.0) {
+            Some(HandleEntry {
+                flags,
+                kind: Kind::Io { fd, watcher, .. },
+                ..
+            }) if flags & CLOSING == 0 => Ok((*watcher, *fd)),
+            _ => Err(stale()),
+        }
+    }
+
+    fn set_io_watcher(&mut self, id: HandleId, w: Option<WatcherId>) {
+        if let Some(Kind::Io { watcher, .. }) = self.handle_mut(id).map(|e| &mut e.kind) {
+            *watcher = w;
+        }
+    }
+
+    /// The descriptor of a watch.
+    pub fn io_fd(&self, watch: IoWatch) -> Option<i32> {
+        self.io_watcher(watch).ok().map(|(_, fd)| fd)
+    }
+
+    /// Delivers `readiness` to the watch's callback again in the next pending
+    /// phase (libuv's `uv__io_feed`). For callbacks that stop before
+    /// `WouldBlock` to stay fair: edge-triggered readiness would not be
+    /// reported again by the OS.
+    pub fn io_feed(&mut self, watch: IoWatch, readiness: Readiness) {
+        self.pending.push_back(Pending::Feed { watch, readiness });
+    }
+
+    /// Replaces the watch's callback.
+    pub fn io_set_callback(
+        &mut self,
+        watch: IoWatch,
+        cb: impl FnMut(&mut Loop, IoWatch, Readiness) + 'static,
+    ) -> bool {
+        match self.handle_mut(watch.0).map(|e| &mut e.kind) {
+            Some(Kind::Io { cb: slot, .. }) => {
+                *slot = Some(Box::new(cb));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Deregisters a closing watch's descriptor and forgets its watcher.
+    pub(crate) fn io_forget(&mut self, w: WatcherId) {
+        // Closing may come after the owner closed the descriptor: then the OS
+        // already removed it and EBADF/ENOENT is expected.
+        let _ = self.reactor.deregister(w, &mut FdSource(w.fd()));
+    }
+
+    /// Runs a watch's callback for one readiness event.
+    pub(crate) fn dispatch_io(&mut self, id: HandleId, readiness: Readiness) {
+        let Some(entry) = self.handles.get_mut(id.0) else {
+            return;
+        };
+        if entry.flags & CLOSING != 0 {
+            return;
+        }
+        let label = entry.label;
+        let Kind::Io { cb, fd, .. } = &mut entry.kind else {
+            return;
+        };
+        let fd = *fd;
+        let Some(mut f) = cb.take() else { return };
+        self.invoke(CallbackKind::Io { fd }, label, |lp| {
+            f(lp, IoWatch(id), readiness)
+        });
+        if let Some(entry) = self.handles.get_mut(id.0)
+            && entry.flags & CLOSING == 0
+            && let Kind::Io { cb, .. } = &mut entry.kind
+            && cb.is_none()
+        {
+            *cb = Some(f);
+        }
+    }
+}
+
+fn stale() -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, "stale or closing I/O watch")
+}
