@@ -192,6 +192,16 @@ impl Loop {
             match self.reactor.watcher(ev.watcher) {
                 Some(w) => {
                     let h = w.data;
+                    if self.trace.is_some() {
+                        let label = self.handle_label(h).unwrap_or("io");
+                        self.emit(TraceEvent::Demux {
+                            fd: ev.watcher.fd(),
+                            generation: ev.watcher.generation(),
+                            handle: h,
+                            label,
+                            readiness: ev.readiness,
+                        });
+                    }
                     self.dispatch_io(h, ev.readiness);
                 }
                 None => self.metrics.stale_events += 1,

@@ -151,6 +151,20 @@ pub enum TraceEvent {
         /// Readiness events delivered.
         events: usize,
     },
+    /// The poller reported a descriptor ready and the loop found its watcher
+    /// (the demultiplexing step): descriptor, then watcher, then callback.
+    Demux {
+        /// The descriptor the OS reported.
+        fd: i32,
+        /// The generation of the descriptor's watcher slot.
+        generation: u32,
+        /// The handle that owns the watcher, whose callback runs next.
+        handle: crate::HandleId,
+        /// The handle's label.
+        label: &'static str,
+        /// What the OS reported.
+        readiness: eventide_reactor::Readiness,
+    },
     /// A callback ran (reported when it returns).
     Callback {
         /// The phase it ran in.
