@@ -1,0 +1,97 @@
+//! Event listeners: several per event, added and removed at any time,
+//! including from inside a listener (Node's `EventEmitter`, minus strings).
+
+use std::fmt;
+
+use eventide_loop_phases::Loop;
+
+/// Identifies one listener, to remove it with `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerId(pub(crate) u64);
+
+type Callback<A> = Box<dyn FnMut(&mut Loop, A)>;
+
+struct Listener<A> {
+    id: u64,
+    once: bool,
+    f: Callback<A>,
+}
+
+/// The listeners of one event. Emitting takes the list out, runs it, and
+/// merges it back with whatever was added meanwhile, so a listener may add or
+/// remove listeners (as in Node, a listener removed during an emit still runs
+/// in that emit).
+pub(crate) struct Listeners<A> {
+    list: Vec<Listener<A>>,
+    removed_while_emitting: Vec<u64>,
+}
+
+impl<A> Default for Listeners<A> {
+    fn default() -> Self {
+        Listeners {
+            list: Vec::new(),
+            removed_while_emitting: Vec::new(),
+        }
+    }
+}
+
+impl<A> fmt::Debug for Listeners<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Listeners({})", self.list.len())
+    }
+}
+
+/// A taken-out list being emitted.
+pub(crate) struct Emitting<A>(Vec<Listener<A>>);
+
+impl<A: Clone> Emitting<A> {
+    /// Calls every listener with a copy of `arg`; returns the listeners to keep.
+    pub(crate) fn call(mut self, lp: &mut Loop, arg: A) -> Self {
+        // Cloning `Bytes` is a reference-count increment.
+        for l in self.0.iter_mut() {
+            (l.f)(lp, arg.clone());
+        }
+        self.0.retain(|l| !l.once);
+        self
+    }
+}
+
+impl<A> Listeners<A> {
+    pub(crate) fn add(&mut self, id: u64, once: bool, f: Callback<A>) {
+        self.list.push(Listener { id, once, f });
+    }
+
+    /// Removes a listener; returns whether it was here (or being emitted).
+    pub(crate) fn remove(&mut self, id: u64) -> bool {
+        if let Some(i) = self.list.iter().position(|l| l.id == id) {
+            self.list.remove(i);
+            true
+        } else {
+            self.removed_while_emitting.push(id);
+            false
+        }
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.list.is_empty()
+    }
+
+    /// Takes the listeners out for an emit.
+    pub(crate) fn take(&mut self) -> Emitting<A> {
+        self.removed_while_emitting.clear();
+        Emitting(std::mem::take(&mut self.list))
+    }
+
+    /// Puts emitted listeners back in front of any added during the emit,
+    /// dropping those removed during it.
+    pub(crate) fn restore(&mut self, emitted: Emitting<A>) {
+        let removed = std::mem::take(&mut self.removed_while_emitting);
+        let mut kept: Vec<Listener<A>> = emitted
+            .0
+            .into_iter()
+            .filter(|l| !removed.contains(&l.id))
+            .collect();
+        kept.append(&mut self.list);
+        self.list = kept;
+    }
+}

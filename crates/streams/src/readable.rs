@@ -1,0 +1,366 @@
+//! The readable side: `push`, flowing and paused mode, `read(n)`, `end`.
+//!
+//! Node's rules kept here:
+//!
+//! - attaching `on_data` switches to flowing mode (unless paused explicitly);
+//!   data flows from the next tick on;
+//! - `push` returns whether the buffer is below the high-water mark, and the
+//!   source is asked for more only while it is;
+//! - `end` is emitted once, after the last chunk was consumed (flowing, or
+//!   `read` to the end), on a tick of its own; never if nobody consumes;
+//! - `pause` stops `data` events; the buffer then fills to the mark and the
+//!   source is not asked again: that is backpressure.
+
+use eventide_loop_phases::Loop;
+use eventide_reactor::slab::Key;
+
+use crate::core::Chunk;
+use crate::error::StreamError;
+use crate::listeners::ListenerId;
+use crate::stream::{Stream, destroy, maybe_auto_destroy};
+use crate::table::{self, Event};
+
+/// A source that keeps pushing synchronously gets this many rounds per flow;
+/// then the flow continues from an immediate, so timers and I/O get a turn.
+const SYNC_ROUNDS_PER_FLOW: usize = 64;
+
+impl<R: Chunk, W> Stream<R, W> {
+    /// Adds a chunk to the readable side (Node's `push`). Returns `false` once
+    /// the buffer reached the high-water mark: the source should stop until
+    /// it is asked again. In flowing mode the chunk is emitted at once when
+    /// nothing is buffered ahead of it.
+    pub fn push(self, lp: &mut Loop, chunk: R) -> bool {
+        push(lp, self.key, chunk)
+    }
+
+    /// Ends the readable side (Node's `push(null)`): `end` follows once the
+    /// buffer is consumed.
+    pub fn push_eof(self, lp: &mut Loop) {
+        push_eof::<R>(lp, self.key);
+    }
+
+    /// Calls `f` with every chunk (Node's `on('data')`), and switches the
+    /// stream to flowing mode unless it was paused explicitly.
+    pub fn on_data(self, lp: &mut Loop, f: impl FnMut(&mut Loop, R) + 'static) -> ListenerId {
+        let id = table::next_listener_id(lp);
+        let Some(side) = table::read_side::<R>(lp, self.key) else {
+            return ListenerId(id);
+        };
+        side.on_data.add(id, false, Box::new(f));
+        if side.state.flowing() != Some(false) {
+            self.resume(lp);
+        }
+        ListenerId(id)
+    }
+
+    /// Calls `f` once the last chunk was consumed (Node's `on('end')`).
+    pub fn on_end(self, lp: &mut Loop, f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
+        self.listen(lp, Event::End, f)
+    }
+
+    /// Calls `f` when data can be read with [`Stream::read`], or the end was
+    /// reached (Node's `on('readable')`). Switches the stream to paused mode.
+    pub fn on_readable(self, lp: &mut Loop, f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
+        let id = self.listen(lp, Event::Readable, f);
+        if let Some(side) = table::read_side::<R>(lp, self.key) {
+            side.state.pause();
+            if side.state.has_readable() {
+                schedule_readable::<R>(lp, self.key);
+            } else {
+                // Nothing buffered: ask the source, as Node's read(0) does.
+                call_source::<R>(lp, self.key);
+            }
+        }
+        id
+    }
+
+    /// Switches to flowing mode (Node's `resume`): buffered chunks and then new
+    /// ones are emitted as `data`, from the next tick.
+    pub fn resume(self, lp: &mut Loop) {
+        let Some(side) = table::read_side::<R>(lp, self.key) else {
+            return;
+        };
+        side.state.resume();
+        schedule_flow::<R>(lp, self.key);
+    }
+
+    /// Stops `data` events (Node's `pause`). The buffer fills up to the
+    /// high-water mark, then the source is no longer asked for more.
+    pub fn pause(self, lp: &mut Loop) {
+        if let Some(side) = table::read_side::<R>(lp, self.key) {
+            side.state.pause();
+        }
+    }
+
+    /// Whether the stream is explicitly paused (Node's `isPaused`).
+    pub fn is_paused(self, lp: &Loop) -> bool {
+        table::read_side_ref::<R>(lp, self.key).is_some_and(|s| s.state.flowing() == Some(false))
+    }
+
+    /// Node's `readableFlowing`: `None` before any consumer, then whether
+    /// the stream flows.
+    pub fn readable_flowing(self, lp: &Loop) -> Option<bool> {
+        table::read_side_ref::<R>(lp, self.key).and_then(|s| s.state.flowing())
+    }
+
+    /// Weight buffered in the readable side (Node's `readableLength`).
+    pub fn readable_length(self, lp: &Loop) -> usize {
+        table::read_side_ref::<R>(lp, self.key).map_or(0, |s| s.state.length())
+    }
+
+    /// The largest weight the readable side ever buffered.
+    pub fn readable_peak_length(self, lp: &Loop) -> usize {
+        table::read_side_ref::<R>(lp, self.key).map_or(0, |s| s.state.peak_length())
+    }
+
+    /// The readable side's high-water mark.
+    pub fn readable_high_water_mark(self, lp: &Loop) -> usize {
+        table::read_side_ref::<R>(lp, self.key).map_or(0, |s| s.state.high_water_mark())
+    }
+
+    /// Whether `end` was emitted (Node's `readableEnded`).
+    pub fn readable_ended(self, lp: &Loop) -> bool {
+        table::read_side_ref::<R>(lp, self.key).is_some_and(|s| s.state.end_emitted())
+    }
+
+    /// Node's `read(n)` in paused mode: `None` returns everything buffered (in
+    /// byte mode joined into one chunk, in object mode one item); `Some(n)`
+    /// returns exactly `n` bytes when that many are buffered, else `None` and
+    /// the source is asked for more (and the mark raised if `n` is above it),
+    /// unless the stream ended: then what is left. Returned data is also
+    /// emitted as `data`, as in Node.
+    pub fn read(self, lp: &mut Loop, n: Option<usize>) -> Option<R> {
+        read::<R>(lp, self.key, n)
+    }
+}
+
+pub(crate) fn push<R: Chunk>(lp: &mut Loop, key: Key, chunk: R) -> bool {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return false;
+    };
+    if side.state.push(chunk).is_err() {
+        destroy(lp, key, Some(StreamError::PushAfterEof));
+        return false;
+    }
+    after_push::<R>(lp, key);
+    table::read_side::<R>(lp, key).is_some_and(|s| s.state.length() < s.state.high_water_mark())
+}
+
+fn push_eof<R: Chunk>(lp: &mut Loop, key: Key) {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return;
+    };
+    side.state.push_eof();
+    after_push::<R>(lp, key);
+}
+
+/// New data or the end arrived: deliver it the way the mode says.
+fn after_push<R: Chunk>(lp: &mut Loop, key: Key) {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return;
+    };
+    match side.state.flowing() {
+        // Inside the source's read, the flow loop that asked picks it up.
+        Some(true) if side.in_source_read => {}
+        Some(true) => flow::<R>(lp, key),
+        _ => {
+            let wants_readable = table::entry(lp, key).is_some_and(|e| !e.on_readable.is_empty());
+            if wants_readable {
+                schedule_readable::<R>(lp, key);
+            }
+        }
+    }
+}
+
+fn schedule_flow<R: Chunk>(lp: &mut Loop, key: Key) {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return;
+    };
+    if side.flow_scheduled {
+        return;
+    }
+    side.flow_scheduled = true;
+    lp.next_tick(move |lp| {
+        if let Some(side) = table::read_side::<R>(lp, key) {
+            side.flow_scheduled = false;
+            flow::<R>(lp, key);
+        }
+    });
+}
+
+/// Emits buffered chunks while flowing, asks the source for more while below
+/// the mark, and schedules `end` once the last chunk went out.
+pub(crate) fn flow<R: Chunk>(lp: &mut Loop, key: Key) {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return;
+    };
+    if side.flowing_now {
+        return;
+    }
+    side.flowing_now = true;
+    for _ in 0..SYNC_ROUNDS_PER_FLOW {
+        while let Some(chunk) = table::read_side::<R>(lp, key).and_then(|s| s.state.next_flowing())
+        {
+            emit_data(lp, key, chunk);
+        }
+        let Some(side) = table::read_side::<R>(lp, key) else {
+            return;
+        };
+        if side.state.end_due() {
+            schedule_end::<R>(lp, key);
+            break;
+        }
+        if side.state.flowing() != Some(true) || !call_source::<R>(lp, key) {
+            break;
+        }
+        // The source answers later: it will push and flow again.
+        if table::read_side::<R>(lp, key).is_none_or(|s| s.state.is_empty() && !s.state.end_due()) {
+            break;
+        }
+    }
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return;
+    };
+    side.flowing_now = false;
+    let more =
+        side.state.flowing() == Some(true) && (!side.state.is_empty() || side.state.end_due());
+    if more {
+        // Out of synchronous rounds: let the rest of the loop run first.
+        lp.set_immediate(move |lp| flow::<R>(lp, key));
+    }
+}
+
+/// Emits one chunk to the `data` listeners.
+fn emit_data<R: Chunk>(lp: &mut Loop, key: Key, chunk: R) {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return;
+    };
+    let taken = side.on_data.take();
+    let kept = taken.call(lp, chunk);
+    if let Some(side) = table::read_side::<R>(lp, key) {
+        side.on_data.restore(kept);
+    }
+}
+
+/// Asks the source for more if the state allows (below the mark, not ended,
+/// not already waiting for it). Returns whether it asked.
+pub(crate) fn call_source<R: Chunk>(lp: &mut Loop, key: Key) -> bool {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return false;
+    };
+    if !side.state.wants_more() {
+        return false;
+    }
+    invoke_source::<R>(lp, key);
+    true
+}
+
+/// Calls the source's `read`; the state was already marked as reading.
+fn invoke_source<R: Chunk>(lp: &mut Loop, key: Key) {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return;
+    };
+    let Some(mut source) = side.source.take() else {
+        side.state.read_idle();
+        return;
+    };
+    let size = side.state.high_water_mark();
+    side.in_source_read = true;
+    source.read(lp, Stream::from_key(key), size);
+    if let Some(side) = table::read_side::<R>(lp, key) {
+        side.in_source_read = false;
+        if side.source.is_none() && !side.state.is_destroyed() {
+            side.source = Some(source);
+        }
+    }
+}
+
+fn read<R: Chunk>(lp: &mut Loop, key: Key, n: Option<usize>) -> Option<R> {
+    let side = table::read_side::<R>(lp, key)?;
+    let mut out = side.state.read(n);
+    if out.call_source {
+        invoke_source::<R>(lp, key);
+        // The source may have pushed synchronously: try once more (Node
+        // recomputes how much to read after `_read`).
+        if out.data.is_none()
+            && let Some(side) = table::read_side::<R>(lp, key)
+            && !side.state.is_empty()
+        {
+            let again = side.state.read(n);
+            out.data = again.data;
+            out.emit_readable |= again.emit_readable;
+            out.emit_end |= again.emit_end;
+        }
+    }
+    if out.emit_readable {
+        schedule_readable::<R>(lp, key);
+    }
+    if out.emit_end {
+        schedule_end::<R>(lp, key);
+    }
+    if let Some(data) = &out.data {
+        emit_data(lp, key, data.clone());
+    }
+    out.data
+}
+
+fn schedule_readable<R: Chunk>(lp: &mut Loop, key: Key) {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return;
+    };
+    if side.readable_scheduled {
+        return;
+    }
+    side.readable_scheduled = true;
+    lp.next_tick(move |lp| {
+        let Some(side) = table::read_side::<R>(lp, key) else {
+            return;
+        };
+        side.readable_scheduled = false;
+        if side.state.has_readable() && !side.state.is_destroyed() {
+            table::emit(lp, key, Event::Readable);
+        }
+        // After `readable`, a stream with nothing to read and at its end ends.
+        if let Some(side) = table::read_side::<R>(lp, key)
+            && side.state.end_due()
+        {
+            schedule_end::<R>(lp, key);
+        }
+    });
+}
+
+pub(crate) fn schedule_end<R: Chunk>(lp: &mut Loop, key: Key) {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return;
+    };
+    if side.end_scheduled {
+        return;
+    }
+    side.end_scheduled = true;
+    lp.next_tick(move |lp| end_readable::<R>(lp, key));
+}
+
+/// Emits `end` once, then ends the writable side of a duplex that does not
+/// allow half-open, then destroys the stream if it is done.
+fn end_readable<R: Chunk>(lp: &mut Loop, key: Key) {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return;
+    };
+    if !side.state.end_due() || !side.state.mark_end_emitted() {
+        return;
+    }
+    if let Some(e) = table::entry(lp, key) {
+        e.ended = Some(true);
+    }
+    table::emit(lp, key, Event::End);
+    let Some(e) = table::entry(lp, key) else {
+        return;
+    };
+    if !e.allow_half_open
+        && e.finished == Some(false)
+        && let Some(end_write) = e.end_write
+    {
+        end_write(lp, key);
+    }
+    maybe_auto_destroy(lp, key);
+}

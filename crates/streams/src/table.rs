@@ -1,0 +1,231 @@
+//! Where streams live: one loop-owned table, reached through `Copy` ids.
+//!
+//! Each entry has the lifecycle common to every stream (destroyed, error,
+//! close) and up to two typed sides, boxed as `dyn Any`: a readable side of
+//! item type `R` and a writable side of item type `W`. A side is reached by
+//! downcasting, so the readable half of a `Duplex<R, W>` can be used without
+//! knowing `W` (a source pushes into it, `pipe` reads from it).
+
+use std::any::Any;
+
+use eventide_loop_phases::Loop;
+use eventide_reactor::slab::{Key, Slab};
+
+use crate::core::{Chunk, ReadableState, WritableState};
+use crate::error::StreamError;
+use crate::listeners::Listeners;
+use crate::stream::{Sink, Source, StreamOptions};
+
+#[derive(Default)]
+pub(crate) struct Streams {
+    pub(crate) entries: Slab<Entry>,
+    next_listener: u64,
+}
+
+pub(crate) struct Entry {
+    pub(crate) label: &'static str,
+    pub(crate) destroyed: bool,
+    pub(crate) error: Option<StreamError>,
+    pub(crate) close_emitted: bool,
+    pub(crate) auto_destroy: bool,
+    pub(crate) allow_half_open: bool,
+    pub(crate) on_error: Listeners<StreamError>,
+    pub(crate) on_close: Listeners<()>,
+    pub(crate) on_end: Listeners<()>,
+    pub(crate) on_finish: Listeners<()>,
+    pub(crate) on_drain: Listeners<()>,
+    pub(crate) on_readable: Listeners<()>,
+    /// `None` without a readable side; `Some(true)` once `end` was emitted.
+    pub(crate) ended: Option<bool>,
+    /// `None` without a writable side; `Some(true)` once `finish` was emitted.
+    pub(crate) finished: Option<bool>,
+    /// Destroys the typed sides (set by the constructor, which knows the types).
+    pub(crate) destroy_sides: fn(&mut Loop, Key, Option<&StreamError>),
+    /// Removes a data listener from the typed readable side.
+    pub(crate) remove_data: Option<fn(&mut Loop, Key, u64) -> bool>,
+    /// Ends the typed writable side (for a duplex without half-open).
+    pub(crate) end_write: Option<fn(&mut Loop, Key)>,
+    pub(crate) read: Option<Box<dyn Any>>,
+    pub(crate) write: Option<Box<dyn Any>>,
+}
+
+/// The untyped events, whose listeners live on the entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Event {
+    Close,
+    End,
+    Finish,
+    Drain,
+    Readable,
+}
+
+impl Entry {
+    pub(crate) fn new(
+        options: &StreamOptions,
+        destroy_sides: fn(&mut Loop, Key, Option<&StreamError>),
+    ) -> Self {
+        Entry {
+            label: options.label,
+            destroyed: false,
+            error: None,
+            close_emitted: false,
+            auto_destroy: options.auto_destroy,
+            allow_half_open: options.allow_half_open,
+            on_error: Listeners::default(),
+            on_close: Listeners::default(),
+            on_end: Listeners::default(),
+            on_finish: Listeners::default(),
+            on_drain: Listeners::default(),
+            on_readable: Listeners::default(),
+            ended: None,
+            finished: None,
+            destroy_sides,
+            remove_data: None,
+            end_write: None,
+            read: None,
+            write: None,
+        }
+    }
+
+    pub(crate) fn attach_read<R: Chunk>(&mut self, side: ReadSide<R>) {
+        self.read = Some(Box::new(side));
+        self.ended = Some(false);
+        self.remove_data = Some(remove_data::<R>);
+    }
+
+    pub(crate) fn attach_write<W: Chunk>(&mut self, side: WriteSide<W>) {
+        self.write = Some(Box::new(side));
+        self.finished = Some(false);
+        self.end_write = Some(crate::writable::end::<W>);
+    }
+
+    pub(crate) fn listeners(&mut self, event: Event) -> &mut Listeners<()> {
+        match event {
+            Event::Close => &mut self.on_close,
+            Event::End => &mut self.on_end,
+            Event::Finish => &mut self.on_finish,
+            Event::Drain => &mut self.on_drain,
+            Event::Readable => &mut self.on_readable,
+        }
+    }
+}
+
+pub(crate) struct ReadSide<R> {
+    pub(crate) state: ReadableState<R>,
+    pub(crate) source: Option<Box<dyn Source<R>>>,
+    pub(crate) on_data: Listeners<R>,
+    /// Inside the source's `read` (Node's `state.sync`): pushes are buffered
+    /// and picked up by the flow loop instead of emitted re-entrantly.
+    pub(crate) in_source_read: bool,
+    /// Inside the flow loop: a nested flow only marks that more is to do.
+    pub(crate) flowing_now: bool,
+    pub(crate) flow_scheduled: bool,
+    pub(crate) readable_scheduled: bool,
+    pub(crate) end_scheduled: bool,
+    /// Destinations of `pipe` whose `write` returned false (Node's
+    /// `awaitDrainWriters`): the source stays paused until all drained.
+    pub(crate) await_drain: Vec<Key>,
+    pub(crate) pipes: usize,
+}
+
+impl<R: Chunk> ReadSide<R> {
+    pub(crate) fn new(high_water_mark: usize, source: Box<dyn Source<R>>) -> Self {
+        ReadSide {
+            state: ReadableState::new(high_water_mark),
+            source: Some(source),
+            on_data: Listeners::default(),
+            in_source_read: false,
+            flowing_now: false,
+            flow_scheduled: false,
+            readable_scheduled: false,
+            end_scheduled: false,
+            await_drain: Vec::new(),
+            pipes: 0,
+        }
+    }
+}
+
+pub(crate) struct WriteSide<W> {
+    pub(crate) state: WritableState<W>,
+    pub(crate) sink: Option<Box<dyn Sink<W>>>,
+    pub(crate) max_batch: usize,
+    pub(crate) pumping: bool,
+    /// The write in flight is the final step.
+    pub(crate) final_in_flight: bool,
+    /// A transform's write whose completion waits for its readable side to
+    /// drop below the mark.
+    pub(crate) held: bool,
+}
+
+impl<W: Chunk> WriteSide<W> {
+    pub(crate) fn new(high_water_mark: usize, sink: Box<dyn Sink<W>>) -> Self {
+        let max_batch = if sink.accepts_batches() {
+            usize::MAX
+        } else {
+            1
+        };
+        WriteSide {
+            state: WritableState::new(high_water_mark),
+            sink: Some(sink),
+            max_batch,
+            pumping: false,
+            final_in_flight: false,
+            held: false,
+        }
+    }
+}
+
+fn remove_data<R: Chunk>(lp: &mut Loop, key: Key, id: u64) -> bool {
+    read_side::<R>(lp, key).is_some_and(|side| side.on_data.remove(id))
+}
+
+pub(crate) fn insert(lp: &mut Loop, entry: Entry) -> Key {
+    table(lp).entries.insert(entry)
+}
+
+pub(crate) fn table(lp: &mut Loop) -> &mut Streams {
+    lp.ext::<Streams>()
+}
+
+pub(crate) fn entry(lp: &mut Loop, key: Key) -> Option<&mut Entry> {
+    table(lp).entries.get_mut(key)
+}
+
+pub(crate) fn entry_ref(lp: &Loop, key: Key) -> Option<&Entry> {
+    lp.try_ext::<Streams>()?.entries.get(key)
+}
+
+pub(crate) fn read_side<R: Chunk>(lp: &mut Loop, key: Key) -> Option<&mut ReadSide<R>> {
+    entry(lp, key)?.read.as_mut()?.downcast_mut()
+}
+
+pub(crate) fn read_side_ref<R: Chunk>(lp: &Loop, key: Key) -> Option<&ReadSide<R>> {
+    entry_ref(lp, key)?.read.as_ref()?.downcast_ref()
+}
+
+pub(crate) fn write_side<W: Chunk>(lp: &mut Loop, key: Key) -> Option<&mut WriteSide<W>> {
+    entry(lp, key)?.write.as_mut()?.downcast_mut()
+}
+
+pub(crate) fn write_side_ref<W: Chunk>(lp: &Loop, key: Key) -> Option<&WriteSide<W>> {
+    entry_ref(lp, key)?.write.as_ref()?.downcast_ref()
+}
+
+pub(crate) fn next_listener_id(lp: &mut Loop) -> u64 {
+    let t = table(lp);
+    t.next_listener += 1;
+    t.next_listener
+}
+
+/// Emits an untyped event: takes its listeners out, calls them, puts them back.
+pub(crate) fn emit(lp: &mut Loop, key: Key, event: Event) {
+    let Some(e) = entry(lp, key) else { return };
+    if e.listeners(event).is_empty() {
+        return;
+    }
+    let taken = e.listeners(event).take();
+    let kept = taken.call(lp, ());
+    if let Some(e) = entry(lp, key) {
+        e.listeners(event).restore(kept);
+    }
+}
