@@ -60,6 +60,7 @@ mod convenience;
 pub mod core;
 mod error;
 mod listeners;
+pub mod net;
 mod pipe;
 mod pipeline;
 mod readable;

@@ -136,8 +136,8 @@ pub trait Source<T>: 'static {
     fn read(&mut self, lp: &mut Loop, stream: Readable<T>, size: usize);
 
     /// The stream is being destroyed: release resources.
-    fn destroy(&mut self, lp: &mut Loop, error: Option<&StreamError>) {
-        let _ = (lp, error);
+    fn destroy(&mut self, lp: &mut Loop, stream: Readable<T>, error: Option<&StreamError>) {
+        let _ = (lp, stream, error);
     }
 }
 
@@ -177,8 +177,8 @@ pub trait Sink<T>: 'static {
     }
 
     /// The stream is being destroyed: release resources.
-    fn destroy(&mut self, lp: &mut Loop, error: Option<&StreamError>) {
-        let _ = (lp, error);
+    fn destroy(&mut self, lp: &mut Loop, stream: Writable<T>, error: Option<&StreamError>) {
+        let _ = (lp, stream, error);
     }
 }
 
@@ -344,7 +344,7 @@ fn destroy_read<R: Chunk>(lp: &mut Loop, key: Key, err: Option<&StreamError>) {
         side.state.destroy();
         side.await_drain.clear();
         if let Some(mut source) = side.source.take() {
-            source.destroy(lp, err);
+            source.destroy(lp, Stream::from_key(key), err);
         }
     }
 }
@@ -353,7 +353,7 @@ fn destroy_write<W: Chunk>(lp: &mut Loop, key: Key, err: Option<&StreamError>) {
     if let Some(side) = table::write_side::<W>(lp, key) {
         side.state.destroy();
         if let Some(mut sink) = side.sink.take() {
-            sink.destroy(lp, err);
+            sink.destroy(lp, Stream::from_key(key), err);
         }
     }
 }

@@ -8,7 +8,7 @@
 //! - [`SpareDescriptor`]: one descriptor held in reserve so that a listener
 //!   hitting the descriptor limit (`EMFILE`) can still accept and drop the
 //!   connection instead of spinning on a readiness it cannot clear (libuv's
-//!   `uv__emfile_trick`);
+//!   `uv__emfile_trick`), and [`is_out_of_descriptors`] to recognise the case;
 //! - [`FdSource`]: a raw descriptor the caller owns, as a pollable source;
 //! - [`descriptor_limit`] and [`set_descriptor_limit`]: the process's soft
 //!   limit on open descriptors (`RLIMIT_NOFILE`).
@@ -21,7 +21,8 @@ mod unix;
 
 #[cfg(unix)]
 pub use unix::{
-    AsDescriptor, Descriptor, FdSource, SpareDescriptor, descriptor_limit, set_descriptor_limit,
+    AsDescriptor, Descriptor, FdSource, SpareDescriptor, descriptor_limit, is_out_of_descriptors,
+    set_descriptor_limit,
 };
 
 #[cfg(not(unix))]

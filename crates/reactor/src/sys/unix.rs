@@ -135,3 +135,9 @@ impl mio::event::Source for FdSource {
         mio::unix::SourceFd(&self.0).deregister(registry)
     }
 }
+
+/// Whether an error means the process or the system ran out of descriptors
+/// (`EMFILE`, `ENFILE`): the case [`SpareDescriptor`] is for.
+pub fn is_out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}

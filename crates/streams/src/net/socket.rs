@@ -1,0 +1,753 @@
+//! Sockets as duplex byte streams: the machinery TCP and Unix sockets share.
+//!
+//! A socket is a [`Duplex<Bytes>`] whose source reads from the descriptor and
+//! whose sink writes to it, with the OS state kept in a loop-owned table next
+//! to the stream table. The descriptor is registered once, for both read and
+//! write readiness (edge-triggered); liveness follows libuv: the watch keeps
+//! the loop alive while the socket connects, reads, or has writes pending.
+//!
+//! - **Reads** go into the loop's one read buffer and are split off as `Bytes`
+//!   chunks; each readiness event reads at most [`READS_PER_EVENT`] times, then
+//!   the rest waits for the next iteration, so one fast peer cannot starve the
+//!   others. When `push` says the readable side is full, reading stops until
+//!   the consumer asks again: the kernel's buffer fills and TCP's flow control
+//!   slows the peer down.
+//! - **Writes** are vectored: the stream hands over every buffered chunk at
+//!   once, and what the kernel does not take waits for write readiness.
+//! - **`end`** shuts down the writing half (a FIN); the peer sees `end` and can
+//!   still write back.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use eventide_loop_phases::{Interest, IoWatch, Loop, Readiness, Timer};
+use eventide_reactor::slab::Key;
+
+use crate::error::StreamError;
+use crate::listeners::{ListenerId, Listeners};
+use crate::net::read_buffer::ReadBuffer;
+use crate::net::server::connection_closed;
+use crate::stream::{Duplex, Readable, Sink, Source, Stream, StreamOptions, Writable, WriteStatus};
+use crate::table;
+
+/// Reads per readiness event before the socket yields to others; libuv's
+/// `uv__read` makes the same 32 attempts.
+pub const READS_PER_EVENT: usize = 32;
+
+/// Chunks per vectored write (well under `IOV_MAX`, 1024 on Linux).
+const IOVECS: usize = 64;
+
+/// The OS object under a socket.
+pub(crate) enum Io {
+    Tcp(mio::net::TcpStream),
+    Unix(mio::net::UnixStream),
+}
+
+impl Io {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Io::Tcp(s) => s.read(buf),
+            Io::Unix(s) => s.read(buf),
+        }
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+        match self {
+            Io::Tcp(s) => s.write_vectored(bufs),
+            Io::Unix(s) => s.write_vectored(bufs),
+        }
+    }
+
+    fn shutdown_write(&self) -> io::Result<()> {
+        match self {
+            Io::Tcp(s) => s.shutdown(Shutdown::Write),
+            Io::Unix(s) => s.shutdown(Shutdown::Write),
+        }
+    }
+
+    fn take_error(&self) -> io::Result<Option<io::Error>> {
+        match self {
+            Io::Tcp(s) => s.take_error(),
+            Io::Unix(s) => s.take_error(),
+        }
+    }
+
+    /// `Ok(())` once a non-blocking connect completed.
+    fn connected(&self) -> io::Result<()> {
+        match self {
+            Io::Tcp(s) => s.peer_addr().map(drop),
+            Io::Unix(s) => s.peer_addr().map(drop),
+        }
+    }
+
+    fn watch(&mut self, lp: &mut Loop, label: &'static str, key: Key) -> io::Result<IoWatch> {
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        let cb = move |lp: &mut Loop, _: IoWatch, r: Readiness| on_ready(lp, key, r);
+        match self {
+            Io::Tcp(s) => lp.io_start(s, interest, label, cb),
+            Io::Unix(s) => lp.io_start(s, interest, label, cb),
+        }
+    }
+
+    pub(crate) fn tcp(&self) -> Option<&mio::net::TcpStream> {
+        match self {
+            Io::Tcp(s) => Some(s),
+            Io::Unix(_) => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Waiting for a host name to resolve.
+    Resolving,
+    /// A non-blocking connect is in progress.
+    Connecting,
+    Open,
+}
+
+pub(crate) struct SocketState {
+    stream: Key,
+    pub(crate) io: Option<Io>,
+    watch: Option<IoWatch>,
+    pub(crate) phase: Phase,
+    want_read: bool,
+    read_ready: bool,
+    eof: bool,
+    unsent: VecDeque<Bytes>,
+    write_in_flight: bool,
+    shutdown_pending: bool,
+    idle_timeout: Option<Duration>,
+    idle_timer: Option<Timer>,
+    pub(crate) connect_timer: Option<Timer>,
+    on_timeout: Listeners<()>,
+    on_connect: Listeners<()>,
+    pub(crate) server: Option<Key>,
+    pub(crate) no_delay: bool,
+    referenced: bool,
+    bytes_read: u64,
+    bytes_written: u64,
+}
+
+/// Socket states, indexed by their stream's slot (stream ids are dense).
+#[derive(Default)]
+pub(crate) struct Sockets {
+    slots: Vec<Option<SocketState>>,
+}
+
+pub(crate) fn socket(lp: &mut Loop, key: Key) -> Option<&mut SocketState> {
+    lp.ext::<Sockets>()
+        .slots
+        .get_mut(key.index() as usize)?
+        .as_mut()
+        .filter(|s| s.stream == key)
+}
+
+fn socket_ref(lp: &Loop, key: Key) -> Option<&SocketState> {
+    lp.try_ext::<Sockets>()?
+        .slots
+        .get(key.index() as usize)?
+        .as_ref()
+        .filter(|s| s.stream == key)
+}
+
+/// A TCP or Unix socket: a duplex byte stream (Node's `net.Socket`).
+///
+/// It dereferences to its [`Duplex<Bytes>`], so every stream method applies
+/// (`write`, `end`, `on_data`, `pipe`, `destroy`, ...); the methods here are
+/// the socket's own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Socket(pub(crate) Duplex<Bytes>);
+
+impl std::ops::Deref for Socket {
+    type Target = Duplex<Bytes>;
+    fn deref(&self) -> &Duplex<Bytes> {
+        &self.0
+    }
+}
+
+impl From<Socket> for Duplex<Bytes> {
+    fn from(s: Socket) -> Self {
+        s.0
+    }
+}
+
+/// Options for a socket, connecting or accepted.
+#[derive(Debug, Clone)]
+pub struct SocketOptions {
+    /// The stream options; `allow_half_open` defaults to `false` for sockets,
+    /// as Node's `net`: when the peer ends, the socket ends its side too.
+    pub stream: StreamOptions,
+    /// Disable Nagle's algorithm (`TCP_NODELAY`). Default `false`.
+    pub no_delay: bool,
+    /// Give up connecting after this long ([`StreamError::TimedOut`]).
+    pub connect_timeout: Option<Duration>,
+    /// Emit `timeout` after this long without reads or writes.
+    pub idle_timeout: Option<Duration>,
+}
+
+impl Default for SocketOptions {
+    fn default() -> Self {
+        SocketOptions {
+            stream: StreamOptions::default()
+                .allow_half_open(false)
+                .label("socket"),
+            no_delay: false,
+            connect_timeout: None,
+            idle_timeout: None,
+        }
+    }
+}
+
+impl Socket {
+    /// The socket's duplex stream.
+    pub fn stream(self) -> Duplex<Bytes> {
+        self.0
+    }
+
+    /// Calls `f` when the connection is established (Node's `on('connect')`).
+    pub fn on_connect(self, lp: &mut Loop, mut f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
+        let id = table::next_listener_id(lp);
+        if let Some(s) = socket(lp, self.0.key) {
+            s.on_connect.add(id, true, Box::new(move |lp, ()| f(lp)));
+        }
+        ListenerId(id)
+    }
+
+    /// Calls `f` each time the socket was idle (no read, no write) for the
+    /// timeout set with [`Socket::set_timeout`] (Node's `on('timeout')`). The
+    /// socket is not closed: `f` decides, typically with `destroy`.
+    pub fn on_timeout(self, lp: &mut Loop, mut f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
+        let id = table::next_listener_id(lp);
+        if let Some(s) = socket(lp, self.0.key) {
+            s.on_timeout.add(id, false, Box::new(move |lp, ()| f(lp)));
+        }
+        ListenerId(id)
+    }
+
+    /// Sets (or with `None` clears) the idle timeout (Node's `setTimeout`).
+    pub fn set_timeout(self, lp: &mut Loop, timeout: Option<Duration>) {
+        let key = self.0.key;
+        let Some(s) = socket(lp, key) else { return };
+        s.idle_timeout = timeout;
+        if let Some(t) = s.idle_timer.take() {
+            lp.clear_timeout(t);
+        }
+        touch(lp, key);
+    }
+
+    /// Sets `TCP_NODELAY` (Node's `setNoDelay`); applied once connected.
+    ///
+    /// # Errors
+    ///
+    /// The OS error from `setsockopt`.
+    pub fn set_no_delay(self, lp: &mut Loop, on: bool) -> io::Result<()> {
+        let Some(s) = socket(lp, self.0.key) else {
+            return Err(gone());
+        };
+        s.no_delay = on;
+        match s.io.as_ref().and_then(Io::tcp) {
+            Some(t) if s.phase == Phase::Open => t.set_nodelay(on),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sets TCP keep-alive probes after `idle` (Node's `setKeepAlive`), or
+    /// turns them off with `None`.
+    ///
+    /// # Errors
+    ///
+    /// The OS error from `setsockopt`; `NotFound` for a closed socket.
+    pub fn set_keep_alive(self, lp: &mut Loop, idle: Option<Duration>) -> io::Result<()> {
+        let Some(s) = socket(lp, self.0.key) else {
+            return Err(gone());
+        };
+        let Some(t) = s.io.as_ref().and_then(Io::tcp) else {
+            return Ok(());
+        };
+        let sock = socket2::SockRef::from(t);
+        match idle {
+            Some(idle) => sock.set_tcp_keepalive(&socket2::TcpKeepalive::new().with_time(idle)),
+            None => sock.set_keepalive(false),
+        }
+    }
+
+    /// The peer's address, for a connected TCP socket.
+    pub fn peer_addr(self, lp: &Loop) -> Option<std::net::SocketAddr> {
+        socket_ref(lp, self.0.key)?
+            .io
+            .as_ref()?
+            .tcp()?
+            .peer_addr()
+            .ok()
+    }
+
+    /// The local address, for a TCP socket.
+    pub fn local_addr(self, lp: &Loop) -> Option<std::net::SocketAddr> {
+        socket_ref(lp, self.0.key)?
+            .io
+            .as_ref()?
+            .tcp()?
+            .local_addr()
+            .ok()
+    }
+
+    /// Whether the connection is established.
+    pub fn is_connected(self, lp: &Loop) -> bool {
+        socket_ref(lp, self.0.key).is_some_and(|s| s.phase == Phase::Open)
+    }
+
+    /// Bytes read from and written to the socket so far.
+    pub fn bytes(self, lp: &Loop) -> (u64, u64) {
+        socket_ref(lp, self.0.key).map_or((0, 0), |s| (s.bytes_read, s.bytes_written))
+    }
+
+    /// Whether the socket keeps the loop alive while active (default) or not
+    /// (Node's `ref` / `unref`).
+    pub fn set_ref(self, lp: &mut Loop, on: bool) {
+        let Some(s) = socket(lp, self.0.key) else {
+            return;
+        };
+        s.referenced = on;
+        if let Some(w) = s.watch {
+            if on {
+                lp.ref_handle(w);
+            } else {
+                lp.unref_handle(w);
+            }
+        }
+    }
+}
+
+/// Creates the stream and its socket state; registers `io` if given.
+pub(crate) fn new_socket(
+    lp: &mut Loop,
+    io: Option<Io>,
+    phase: Phase,
+    options: &SocketOptions,
+) -> Socket {
+    let stream = Duplex::from_parts(lp, SocketSource, SocketSink, options.stream.clone());
+    let key = stream.key;
+    let state = SocketState {
+        stream: key,
+        io: None,
+        watch: None,
+        phase,
+        want_read: true,
+        read_ready: false,
+        eof: false,
+        unsent: VecDeque::new(),
+        write_in_flight: false,
+        shutdown_pending: false,
+        idle_timeout: options.idle_timeout,
+        idle_timer: None,
+        connect_timer: None,
+        on_timeout: Listeners::default(),
+        on_connect: Listeners::default(),
+        server: None,
+        no_delay: options.no_delay,
+        referenced: true,
+        bytes_read: 0,
+        bytes_written: 0,
+    };
+    let slots = &mut lp.ext::<Sockets>().slots;
+    let i = key.index() as usize;
+    if slots.len() <= i {
+        slots.resize_with(i + 1, || None);
+    }
+    slots[i] = Some(state);
+    if let Some(io) = io {
+        attach_io(lp, key, io);
+    }
+    if phase == Phase::Open {
+        opened(lp, key);
+    }
+    touch(lp, key);
+    Socket(stream)
+}
+
+/// Gives a socket its OS object and registers it; an error destroys the socket.
+pub(crate) fn attach_io(lp: &mut Loop, key: Key, mut io: Io) {
+    let label = table::entry(lp, key).map_or("socket", |e| e.label);
+    match io.watch(lp, label, key) {
+        Ok(watch) => {
+            if let Some(s) = socket(lp, key) {
+                s.io = Some(io);
+                s.watch = Some(watch);
+            }
+            update_active(lp, key);
+        }
+        Err(e) => crate::stream::destroy(lp, key, Some(e.into())),
+    }
+}
+
+/// The watch is active (keeps the loop alive) while the socket connects,
+/// wants to read, or has writes pending.
+fn update_active(lp: &mut Loop, key: Key) {
+    let Some(s) = socket(lp, key) else { return };
+    let Some(w) = s.watch else { return };
+    let active = match s.phase {
+        Phase::Resolving | Phase::Connecting => true,
+        Phase::Open => (s.want_read && !s.eof) || s.write_in_flight,
+    };
+    if active {
+        lp.handle_start(w.id());
+    } else {
+        lp.handle_stop(w.id());
+    }
+}
+
+/// Restarts the idle timer after activity.
+fn touch(lp: &mut Loop, key: Key) {
+    let Some(s) = socket(lp, key) else { return };
+    let Some(timeout) = s.idle_timeout else {
+        return;
+    };
+    if let Some(t) = s.idle_timer
+        && lp.refresh(t)
+    {
+        return;
+    }
+    let t = lp.set_timeout(timeout, move |lp| {
+        let Some(s) = socket(lp, key) else { return };
+        s.idle_timer = None;
+        let taken = s.on_timeout.take();
+        let kept = taken.call(lp, ());
+        if let Some(s) = socket(lp, key) {
+            s.on_timeout.restore(kept);
+        }
+    });
+    // An idle timer alone never keeps the loop alive (Node's unref'd timers).
+    lp.unref_handle(t);
+    if let Some(s) = socket(lp, key) {
+        s.idle_timer = Some(t);
+    }
+}
+
+fn on_ready(lp: &mut Loop, key: Key, r: Readiness) {
+    let Some(s) = socket(lp, key) else { return };
+    match s.phase {
+        Phase::Resolving => {}
+        Phase::Connecting => {
+            if r.is_writable() || r.is_error() || r.is_write_closed() || r.is_read_closed() {
+                finish_connect(lp, key);
+            }
+        }
+        Phase::Open => {
+            if r.is_readable() || r.is_read_closed() || r.is_error() {
+                s.read_ready = true;
+                if s.want_read {
+                    read(lp, key);
+                }
+            }
+            if (r.is_writable() || r.is_error() || r.is_write_closed())
+                && socket(lp, key).is_some_and(|s| s.write_in_flight)
+            {
+                flush_and_complete(lp, key);
+            }
+        }
+    }
+}
+
+/// A non-blocking connect reported progress: done, failed, or spurious.
+fn finish_connect(lp: &mut Loop, key: Key) {
+    let Some(s) = socket(lp, key) else { return };
+    let Some(io) = s.io.as_ref() else { return };
+    let result = match io.take_error() {
+        Ok(Some(e)) | Err(e) => Err(e),
+        Ok(None) => io.connected(),
+    };
+    match result {
+        Ok(()) => {
+            s.phase = Phase::Open;
+            if let Some(t) = s.connect_timer.take() {
+                lp.clear_timeout(t);
+            }
+            opened(lp, key);
+            let Some(s) = socket(lp, key) else { return };
+            let taken = s.on_connect.take();
+            let kept = taken.call(lp, ());
+            if let Some(s) = socket(lp, key) {
+                s.on_connect.restore(kept);
+            }
+            resume_after_connect(lp, key);
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
+        Err(e) => crate::stream::destroy(lp, key, Some(e.into())),
+    }
+}
+
+/// Applies options that need an open socket.
+fn opened(lp: &mut Loop, key: Key) {
+    let Some(s) = socket(lp, key) else { return };
+    if s.no_delay
+        && let Some(t) = s.io.as_ref().and_then(Io::tcp)
+    {
+        let _ = t.set_nodelay(true);
+    }
+    update_active(lp, key);
+}
+
+/// Writes queued while connecting go out; a pending `end` shuts down.
+fn resume_after_connect(lp: &mut Loop, key: Key) {
+    let Some(s) = socket(lp, key) else { return };
+    if s.write_in_flight {
+        flush_and_complete(lp, key);
+    } else if s.shutdown_pending {
+        s.shutdown_pending = false;
+        let r = s.io.as_ref().map_or(Ok(()), Io::shutdown_write);
+        Stream::<Bytes, Bytes>::from_key(key)
+            .complete_write(lp, r.or_else(ignore_not_connected).map_err(Into::into));
+    }
+    if socket(lp, key).is_some_and(|s| s.want_read) {
+        read(lp, key);
+    }
+}
+
+fn ignore_not_connected(e: io::Error) -> io::Result<()> {
+    if e.kind() == io::ErrorKind::NotConnected {
+        Ok(())
+    } else {
+        Err(e)
+    }
+}
+
+/// Reads while the consumer wants data, up to the per-event budget.
+fn read(lp: &mut Loop, key: Key) {
+    let stream = Stream::<Bytes, Bytes>::from_key(key);
+    let mut buffer = ReadBuffer::take(lp);
+    let mut budget_left = false;
+    for _ in 0..READS_PER_EVENT {
+        let Some(s) = socket(lp, key) else { break };
+        if !s.want_read || s.eof || s.phase != Phase::Open {
+            break;
+        }
+        let Some(io) = s.io.as_mut() else { break };
+        match io.read(buffer.space()) {
+            Ok(0) => {
+                s.eof = true;
+                s.read_ready = false;
+                buffer.put(lp);
+                update_active(lp, key);
+                stream.push_eof(lp);
+                return;
+            }
+            Ok(n) => {
+                s.bytes_read += n as u64;
+                let chunk = buffer.split(n);
+                touch(lp, key);
+                if !stream.push(lp, chunk) {
+                    // Full: stop until the consumer asks again (backpressure).
+                    if let Some(s) = socket(lp, key) {
+                        s.want_read = false;
+                    }
+                    update_active(lp, key);
+                    break;
+                }
+                budget_left = true;
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                s.read_ready = false;
+                budget_left = false;
+                break;
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                buffer.put(lp);
+                crate::stream::destroy(lp, key, Some(e.into()));
+                return;
+            }
+        }
+    }
+    buffer.put(lp);
+    // Out of budget with data still there: come back next iteration.
+    if budget_left
+        && let Some(s) = socket(lp, key)
+        && s.want_read
+        && s.read_ready
+        && let Some(w) = s.watch
+    {
+        lp.io_feed(w, Readiness::READABLE);
+    }
+}
+
+/// Writes as much of the unsent queue as the kernel takes.
+/// `Ok(true)` when everything went out.
+fn flush(s: &mut SocketState) -> io::Result<bool> {
+    let Some(io) = s.io.as_mut() else {
+        return Err(gone());
+    };
+    while !s.unsent.is_empty() {
+        let slices: Vec<IoSlice<'_>> = s
+            .unsent
+            .iter()
+            .take(IOVECS)
+            .map(|b| IoSlice::new(b))
+            .collect();
+        match io.write_vectored(&slices) {
+            Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+            Ok(mut n) => {
+                s.bytes_written += n as u64;
+                while n > 0 {
+                    let front = s.unsent.front_mut().expect("wrote bytes of a queued chunk");
+                    if front.len() <= n {
+                        n -= front.len();
+                        s.unsent.pop_front();
+                    } else {
+                        front.advance(n);
+                        n = 0;
+                    }
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(true)
+}
+
+/// Write readiness for a write in flight: flush, and complete it when done.
+fn flush_and_complete(lp: &mut Loop, key: Key) {
+    let Some(s) = socket(lp, key) else { return };
+    let result = flush(s);
+    match result {
+        Ok(false) => {}
+        Ok(true) => {
+            s.write_in_flight = false;
+            touch(lp, key);
+            update_active(lp, key);
+            Stream::<Bytes, Bytes>::from_key(key).complete_write(lp, Ok(()));
+        }
+        Err(e) => Stream::<Bytes, Bytes>::from_key(key).complete_write(lp, Err(e.into())),
+    }
+}
+
+struct SocketSource;
+
+impl Source<Bytes> for SocketSource {
+    fn read(&mut self, lp: &mut Loop, stream: Readable<Bytes>, _size: usize) {
+        let key = stream.key;
+        let Some(s) = socket(lp, key) else { return };
+        s.want_read = true;
+        let (ready, open, watch) = (s.read_ready, s.phase == Phase::Open, s.watch);
+        update_active(lp, key);
+        // Edge-triggered: data that arrived while we were full raised no new
+        // event, so look again in the next pending phase.
+        if ready
+            && open
+            && let Some(w) = watch
+        {
+            lp.io_feed(w, Readiness::READABLE);
+        }
+    }
+
+    fn destroy(&mut self, lp: &mut Loop, stream: Readable<Bytes>, _error: Option<&StreamError>) {
+        teardown(lp, stream.key);
+    }
+}
+
+struct SocketSink;
+
+impl Sink<Bytes> for SocketSink {
+    fn write(&mut self, lp: &mut Loop, stream: Writable<Bytes>, chunk: Bytes) -> WriteStatus {
+        self.writev(lp, stream, vec![chunk])
+    }
+
+    fn accepts_batches(&self) -> bool {
+        true
+    }
+
+    fn writev(
+        &mut self,
+        lp: &mut Loop,
+        stream: Writable<Bytes>,
+        chunks: Vec<Bytes>,
+    ) -> WriteStatus {
+        let key = stream.key;
+        let Some(s) = socket(lp, key) else {
+            return WriteStatus::Failed(StreamError::Destroyed);
+        };
+        s.unsent
+            .extend(chunks.into_iter().filter(|c| !c.is_empty()));
+        s.write_in_flight = true;
+        if s.phase != Phase::Open {
+            update_active(lp, key);
+            return WriteStatus::Pending; // goes out once connected
+        }
+        match flush(s) {
+            Ok(true) => {
+                s.write_in_flight = false;
+                touch(lp, key);
+                WriteStatus::Done
+            }
+            Ok(false) => {
+                update_active(lp, key);
+                WriteStatus::Pending
+            }
+            Err(e) => WriteStatus::Failed(e.into()),
+        }
+    }
+
+    fn finish(&mut self, lp: &mut Loop, stream: Writable<Bytes>) -> WriteStatus {
+        let Some(s) = socket(lp, stream.key) else {
+            return WriteStatus::Done;
+        };
+        if s.phase != Phase::Open {
+            s.shutdown_pending = true;
+            return WriteStatus::Pending;
+        }
+        match s
+            .io
+            .as_ref()
+            .map_or(Ok(()), Io::shutdown_write)
+            .or_else(ignore_not_connected)
+        {
+            Ok(()) => WriteStatus::Done,
+            Err(e) => WriteStatus::Failed(e.into()),
+        }
+    }
+
+    fn destroy(&mut self, lp: &mut Loop, stream: Writable<Bytes>, _error: Option<&StreamError>) {
+        teardown(lp, stream.key);
+    }
+}
+
+/// Closes the OS side of a socket: timers, the watch, the descriptor.
+fn teardown(lp: &mut Loop, key: Key) {
+    let state = {
+        let slots = &mut lp.ext::<Sockets>().slots;
+        match slots.get_mut(key.index() as usize) {
+            Some(slot) if slot.as_ref().is_some_and(|s| s.stream == key) => slot.take(),
+            _ => None,
+        }
+    };
+    let Some(mut s) = state else { return };
+    for t in [s.idle_timer.take(), s.connect_timer.take()]
+        .into_iter()
+        .flatten()
+    {
+        lp.clear_timeout(t);
+    }
+    // Deregister while the descriptor is still open, then close it.
+    if let Some(w) = s.watch.take() {
+        lp.close(w, None);
+    }
+    drop(s.io.take());
+    if let Some(server) = s.server {
+        connection_closed(lp, server);
+    }
+}
+
+/// The error for an operation on a closed socket.
+pub(crate) fn gone() -> io::Error {
+    io::Error::new(io::ErrorKind::NotConnected, "the socket is closed")
+}
+
+/// Destroys the socket with a timeout error (connect timeout).
+pub(crate) fn time_out(lp: &mut Loop, key: Key, what: &'static str) {
+    crate::stream::destroy(lp, key, Some(StreamError::TimedOut(what)));
+}
