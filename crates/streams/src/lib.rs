@@ -59,6 +59,7 @@ pub mod codec;
 mod convenience;
 pub mod core;
 mod error;
+pub mod fs;
 mod listeners;
 pub mod net;
 mod pipe;
