@@ -1,0 +1,659 @@
+//! One server connection: bytes in, requests out to the handler, responses
+//! back in request order, timeouts, and the way it ends.
+//!
+//! The connection reads the socket in flowing mode and feeds the bytes to
+//! its [`RequestParser`]. Each parsed head opens a response *slot*; slots
+//! are kept in request order and only the front one writes to the socket,
+//! so pipelined responses cannot interleave. Reading pauses (backpressure to
+//! the client) while a request body is not being consumed, or while too many
+//! responses are in flight.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use eventide_loop_phases::{Loop, Timer};
+use eventide_reactor::slab::Key;
+use eventide_streams::net::Socket;
+use eventide_streams::{Readable, StreamError};
+
+use crate::proto::{BodyKind, Event, ParseError, RequestHead, RequestParser, Version};
+use crate::server::request::Request;
+use crate::server::response::{ResState, Response};
+use crate::server::{ServerOptions, connection_closed, connection_opened, dispatch, http};
+
+/// Which deadline the connection's one timer stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Deadline {
+    /// Waiting for a request to begin (keep-alive idle).
+    Idle,
+    /// A request began; its head is not complete.
+    Headers,
+    /// The head is complete; its body is not.
+    Request,
+}
+
+/// The body of one request, as it arrives.
+#[derive(Default)]
+pub(crate) struct BodyState {
+    /// The stream handed to the handler, once it asked for it.
+    pub(crate) stream: Option<Readable<Bytes>>,
+    /// Body bytes that arrived before the handler asked for the stream.
+    pub(crate) pending: VecDeque<Bytes>,
+    pub(crate) pending_len: usize,
+    /// The parser reached the end of this body.
+    pub(crate) ended: bool,
+    /// The client waits for `100 Continue` before sending the body.
+    pub(crate) expect_continue: bool,
+    pub(crate) continue_sent: bool,
+}
+
+/// One request and its response, in request order.
+pub(crate) struct Slot {
+    pub(crate) seq: u64,
+    pub(crate) res: ResState,
+    pub(crate) body: BodyState,
+    /// Output produced while an earlier response is still going out.
+    pub(crate) held: Vec<Bytes>,
+    pub(crate) held_len: usize,
+}
+
+pub(crate) struct Conn {
+    pub(crate) server: Key,
+    pub(crate) socket: Socket,
+    parser: RequestParser,
+    inbuf: BytesMut,
+    pub(crate) slots: VecDeque<Slot>,
+    next_seq: u64,
+    /// The request whose body is arriving.
+    pub(crate) receiving: Option<u64>,
+    /// Bytes of an unread body still allowed to be discarded.
+    discard_budget: Option<u64>,
+    requests: u32,
+    /// No request after the current ones: close once their responses are out.
+    pub(crate) close_after: bool,
+    /// Reading is paused; why, for resuming only when no reason is left.
+    body_full: bool,
+    too_many_in_flight: bool,
+    processing: bool,
+    client_ended: bool,
+    timer: Option<Timer>,
+    deadline: Deadline,
+    pub(crate) options: ServerOptionsRef,
+}
+
+/// The few options a connection consults on every request, copied in so the
+/// hot path does not look the server up.
+#[derive(Clone, Copy)]
+pub(crate) struct ServerOptionsRef {
+    headers_timeout: Option<Duration>,
+    request_timeout: Option<Duration>,
+    keep_alive_timeout: Option<Duration>,
+    max_requests: Option<u32>,
+    max_pipelined: usize,
+    pub(crate) high_water_mark: usize,
+    max_discard: u64,
+}
+
+impl From<&ServerOptions> for ServerOptionsRef {
+    fn from(o: &ServerOptions) -> Self {
+        ServerOptionsRef {
+            headers_timeout: o.headers_timeout,
+            request_timeout: o.request_timeout,
+            keep_alive_timeout: o.keep_alive_timeout,
+            max_requests: o.max_requests_per_connection,
+            max_pipelined: o.max_pipelined.max(1),
+            high_water_mark: o.high_water_mark,
+            max_discard: o.max_discard,
+        }
+    }
+}
+
+pub(crate) fn conn(lp: &mut Loop, ck: Key) -> Option<&mut Conn> {
+    http(lp).conns.get_mut(ck)
+}
+
+/// The slot of request `seq`, if its response is still in flight.
+pub(crate) fn slot(lp: &mut Loop, ck: Key, seq: u64) -> Option<&mut Slot> {
+    let c = conn(lp, ck)?;
+    let first = c.slots.front()?.seq;
+    let i = usize::try_from(seq.checked_sub(first)?).ok()?;
+    c.slots.get_mut(i)
+}
+
+/// A connection was accepted: wire the socket's events to the connection.
+pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
+    let Some(s) = http(lp).servers.get(server) else {
+        socket.destroy(lp, None);
+        return;
+    };
+    let options = ServerOptionsRef::from(&s.options);
+    let parser = RequestParser::with_limits(s.options.limits);
+    let ck = http(lp).conns.insert(Conn {
+        server,
+        socket,
+        parser,
+        inbuf: BytesMut::new(),
+        slots: VecDeque::new(),
+        next_seq: 0,
+        receiving: None,
+        discard_budget: None,
+        requests: 0,
+        close_after: false,
+        body_full: false,
+        too_many_in_flight: false,
+        processing: false,
+        client_ended: false,
+        timer: None,
+        deadline: Deadline::Idle,
+        options,
+    });
+    connection_opened(lp, server);
+    socket.on_data(lp, move |lp, chunk| on_data(lp, ck, chunk));
+    socket.on_drain(lp, move |lp| on_drain(lp, ck));
+    socket.on_end(lp, move |lp| on_client_end(lp, ck));
+    socket.on_close(lp, move |lp| on_close(lp, ck));
+    // A connection that never sends a complete head is cut off too.
+    begin_request_timing(lp, ck);
+}
+
+fn on_data(lp: &mut Loop, ck: Key, chunk: Bytes) {
+    let Some(c) = conn(lp, ck) else { return };
+    if c.deadline == Deadline::Idle && c.slots.is_empty() && c.receiving.is_none() {
+        begin_request_timing(lp, ck);
+    }
+    let Some(c) = conn(lp, ck) else { return };
+    c.inbuf.extend_from_slice(&chunk);
+    process(lp, ck);
+}
+
+/// Parses what arrived and acts on it, until the parser needs more bytes or
+/// the connection must wait.
+pub(crate) fn process(lp: &mut Loop, ck: Key) {
+    let Some(c) = conn(lp, ck) else { return };
+    if c.processing {
+        return; // the running pass picks up whatever changed
+    }
+    c.processing = true;
+    let socket = c.socket;
+    // Responses finished during this pass leave in one vectored write.
+    socket.cork(lp);
+    loop {
+        let Some(c) = conn(lp, ck) else { return };
+        if c.body_full || c.too_many_in_flight {
+            break;
+        }
+        if c.close_after && c.receiving.is_none() && c.discard_budget.is_none() {
+            // Nothing after the last request is read as a request.
+            c.inbuf.clear();
+            break;
+        }
+        if c.receiving.is_none()
+            && c.discard_budget.is_none()
+            && c.slots.len() >= c.options.max_pipelined
+        {
+            c.too_many_in_flight = true;
+            socket.pause(lp);
+            break;
+        }
+        match c.parser.next_event(&mut c.inbuf) {
+            Ok(None) => break,
+            Ok(Some(Event::Head(head))) => on_head(lp, ck, head),
+            Ok(Some(Event::Data(data))) => on_body_data(lp, ck, data),
+            Ok(Some(Event::End { .. })) => on_body_end(lp, ck),
+            Err(e) => {
+                reject(lp, ck, e);
+                break;
+            }
+        }
+    }
+    socket.uncork(lp);
+    if let Some(c) = conn(lp, ck) {
+        c.processing = false;
+        if c.inbuf.is_empty() && c.inbuf.capacity() > 0 && c.slots.is_empty() {
+            // An idle connection keeps no buffer.
+            c.inbuf = BytesMut::new();
+        }
+    }
+}
+
+fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
+    let Some(c) = conn(lp, ck) else { return };
+    let seq = c.next_seq;
+    c.next_seq += 1;
+    c.requests += 1;
+    let last_allowed = c.options.max_requests.is_some_and(|m| c.requests >= m);
+    let server = c.server;
+    let closing_server = http(lp).servers.get(server).is_none_or(|s| s.closing);
+    let Some(c) = conn(lp, ck) else { return };
+    let keep_alive = head.keep_alive && !last_allowed && !closing_server && !c.client_ended;
+    if !keep_alive {
+        c.close_after = true;
+    }
+    let present = head.body != BodyKind::Empty;
+    c.slots.push_back(Slot {
+        seq,
+        res: ResState::new(
+            head.method.is_head(),
+            head.version == Version::Http10,
+            !keep_alive,
+        ),
+        body: BodyState {
+            ended: !present,
+            expect_continue: present && head.expect_continue,
+            ..BodyState::default()
+        },
+        held: Vec::new(),
+        held_len: 0,
+    });
+    if present {
+        c.receiving = Some(seq);
+        if c.deadline == Deadline::Headers {
+            c.deadline = Deadline::Request;
+            let t = c.options.request_timeout;
+            arm(lp, ck, Deadline::Request, t);
+        }
+    } else {
+        disarm(lp, ck);
+    }
+    if let Some(s) = http(lp).servers.get_mut(server) {
+        s.stats.requests += 1;
+    }
+    dispatch(
+        lp,
+        server,
+        Request::new(ck, seq, head),
+        Response::new(ck, seq),
+    );
+}
+
+fn on_body_data(lp: &mut Loop, ck: Key, data: Bytes) {
+    let Some(c) = conn(lp, ck) else { return };
+    let Some(seq) = c.receiving else { return };
+    let hwm = c.options.high_water_mark;
+    if let Some(budget) = c.discard_budget {
+        // The response is done and nobody will read this body: drop it,
+        // within a budget, so the connection can carry the next request.
+        match budget.checked_sub(data.len() as u64) {
+            Some(left) => c.discard_budget = Some(left),
+            None => close_now(lp, ck),
+        }
+        return;
+    }
+    let Some(s) = slot(lp, ck, seq) else { return };
+    let full = match s.body.stream {
+        Some(stream) => !stream.push(lp, data),
+        None => {
+            s.body.pending_len += data.len();
+            s.body.pending.push_back(data);
+            s.body.pending_len >= hwm
+        }
+    };
+    if full {
+        pause_for_body(lp, ck);
+    }
+}
+
+fn on_body_end(lp: &mut Loop, ck: Key) {
+    let Some(c) = conn(lp, ck) else { return };
+    let Some(seq) = c.receiving.take() else {
+        return;
+    };
+    if c.discard_budget.take().is_some() {
+        after_request_done(lp, ck);
+        return;
+    }
+    if let Some(s) = slot(lp, ck, seq) {
+        s.body.ended = true;
+        if let Some(stream) = s.body.stream {
+            stream.push_eof(lp);
+        }
+    }
+    after_request_done(lp, ck);
+}
+
+/// The request's last byte arrived: its deadline no longer applies.
+fn after_request_done(lp: &mut Loop, ck: Key) {
+    if conn(lp, ck).is_some_and(|c| c.deadline == Deadline::Request) {
+        disarm(lp, ck);
+    }
+    maybe_idle(lp, ck);
+}
+
+/// A malformed request: answer with its status after the responses before
+/// it, and read nothing more from this connection.
+fn reject(lp: &mut Loop, ck: Key, e: ParseError) {
+    let Some(c) = conn(lp, ck) else { return };
+    c.close_after = true;
+    c.inbuf = BytesMut::new();
+    let server = c.server;
+    let socket = c.socket;
+    let receiving = c.receiving.take();
+    if let Some(s) = http(lp).servers.get_mut(server) {
+        s.stats.rejected += 1;
+    }
+    // A body that was streaming to the handler ends with the error.
+    if let Some(seq) = receiving
+        && let Some(stream) = slot(lp, ck, seq).and_then(|s| s.body.stream)
+    {
+        stream.destroy(lp, Some(StreamError::other(e.to_string())));
+    }
+    socket.pause(lp);
+    disarm(lp, ck);
+    error_response(lp, ck, e.status(), &e.to_string());
+}
+
+/// Queues a server-made error response that closes the connection.
+fn error_response(lp: &mut Loop, ck: Key, status: u16, message: &str) {
+    let Some(c) = conn(lp, ck) else { return };
+    let seq = c.next_seq;
+    c.next_seq += 1;
+    c.slots.push_back(Slot {
+        seq,
+        res: ResState::new(false, false, true),
+        body: BodyState::default(),
+        held: Vec::new(),
+        held_len: 0,
+    });
+    let res = Response::new(ck, seq);
+    res.set_status(lp, status);
+    let _ = res.set_header(lp, "Content-Type", "text/plain; charset=utf-8");
+    res.end(lp, Some(Bytes::from(format!("{message}\n"))));
+}
+
+/// Output of response `seq`: straight to the socket if it is the front
+/// response, else held until the ones before it are done. Returns whether
+/// more may be written (Node's `write` result).
+pub(crate) fn send(lp: &mut Loop, ck: Key, seq: u64, data: Bytes) -> bool {
+    let Some(c) = conn(lp, ck) else { return false };
+    let hwm = c.options.high_water_mark;
+    let socket = c.socket;
+    if c.slots.front().is_some_and(|s| s.seq == seq) {
+        return socket.write(lp, data);
+    }
+    let Some(s) = slot(lp, ck, seq) else {
+        return false;
+    };
+    s.held_len += data.len();
+    s.held.push(data);
+    s.held_len < hwm
+}
+
+/// Response `seq` ended: if it is the front one, it is done, and the next
+/// ones go out.
+pub(crate) fn response_ended(lp: &mut Loop, ck: Key, seq: u64) {
+    if conn(lp, ck).is_some_and(|c| c.slots.front().is_some_and(|s| s.seq == seq)) {
+        advance(lp, ck);
+    }
+}
+
+/// Retires finished responses at the front and starts the next one.
+fn advance(lp: &mut Loop, ck: Key) {
+    loop {
+        let Some(c) = conn(lp, ck) else { return };
+        let Some(front) = c.slots.front() else { break };
+        if !front.res.ended {
+            break;
+        }
+        let slot = c.slots.pop_front().expect("front exists");
+        let socket = c.socket;
+        let server = c.server;
+        if slot.res.close {
+            c.close_after = true;
+        }
+        let unread_body = c.receiving == Some(slot.seq);
+        if let Some(s) = http(lp).servers.get_mut(server) {
+            s.stats.responses += 1;
+        }
+        if unread_body {
+            discard_rest(lp, ck, &slot.body);
+        }
+        slot.res.finished(lp);
+        // The next response's held output goes out now, in order.
+        let Some(c) = conn(lp, ck) else { return };
+        if let Some(next) = c.slots.front_mut() {
+            let seq = next.seq;
+            let held = std::mem::take(&mut next.held);
+            next.held_len = 0;
+            let continue_wanted =
+                next.body.expect_continue && !next.body.continue_sent && next.body.stream.is_some();
+            let mut below_mark = true;
+            for chunk in held {
+                below_mark = socket.write(lp, chunk);
+            }
+            if continue_wanted {
+                send_continue(lp, ck, seq);
+            }
+            if below_mark {
+                // Its writes were refused while it waited its turn: it may go on.
+                Response::new(ck, seq).drained(lp);
+            }
+        }
+    }
+    let Some(c) = conn(lp, ck) else { return };
+    if c.too_many_in_flight && c.slots.len() < c.options.max_pipelined {
+        c.too_many_in_flight = false;
+        let socket = c.socket;
+        if !c.body_full {
+            socket.resume(lp);
+        }
+        process(lp, ck);
+    }
+    maybe_idle(lp, ck);
+}
+
+/// The response finished before its request body was read: read the rest
+/// and throw it away, or close if that could take long.
+fn discard_rest(lp: &mut Loop, ck: Key, body: &BodyState) {
+    let Some(c) = conn(lp, ck) else { return };
+    // A client waiting for 100 Continue will not send the body; a client
+    // sending it anyway would be misread. Neither can be kept alive.
+    if body.expect_continue && !body.continue_sent {
+        c.close_after = true;
+        c.receiving = None;
+        return;
+    }
+    c.discard_budget = Some(c.options.max_discard);
+    if c.body_full {
+        c.body_full = false;
+        let socket = c.socket;
+        socket.resume(lp);
+    }
+}
+
+/// When nothing is in flight: close if that was decided, else wait for the
+/// next request under the keep-alive timeout.
+fn maybe_idle(lp: &mut Loop, ck: Key) {
+    let Some(c) = conn(lp, ck) else { return };
+    if !c.slots.is_empty() || c.receiving.is_some() {
+        return;
+    }
+    if c.close_after || c.client_ended {
+        let socket = c.socket;
+        disarm(lp, ck);
+        socket.end(lp, None);
+        return;
+    }
+    if c.inbuf.is_empty() {
+        c.deadline = Deadline::Idle;
+        let t = c.options.keep_alive_timeout;
+        arm(lp, ck, Deadline::Idle, t);
+    } else if !c.processing {
+        // Pipelined bytes are already here.
+        begin_request_timing(lp, ck);
+        process(lp, ck);
+    }
+}
+
+fn pause_for_body(lp: &mut Loop, ck: Key) {
+    let Some(c) = conn(lp, ck) else { return };
+    c.body_full = true;
+    let socket = c.socket;
+    socket.pause(lp);
+}
+
+/// The handler reads the body: send `100 Continue` if the client waits for
+/// it, and read on if reading paused for this body.
+pub(crate) fn body_wanted(lp: &mut Loop, ck: Key, seq: u64) {
+    let is_front = conn(lp, ck).is_some_and(|c| c.slots.front().is_some_and(|s| s.seq == seq));
+    if is_front {
+        send_continue(lp, ck, seq);
+    }
+    let Some(c) = conn(lp, ck) else { return };
+    if c.body_full && c.receiving == Some(seq) {
+        c.body_full = false;
+        let socket = c.socket;
+        if !c.too_many_in_flight {
+            socket.resume(lp);
+        }
+        process(lp, ck);
+    }
+}
+
+fn send_continue(lp: &mut Loop, ck: Key, seq: u64) {
+    let Some(s) = slot(lp, ck, seq) else { return };
+    if !s.body.expect_continue || s.body.continue_sent || s.res.head_sent {
+        return;
+    }
+    s.body.continue_sent = true;
+    if let Some(c) = conn(lp, ck) {
+        let socket = c.socket;
+        socket.write(lp, Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n"));
+    }
+}
+
+fn on_drain(lp: &mut Loop, ck: Key) {
+    let Some(c) = conn(lp, ck) else { return };
+    let Some(front) = c.slots.front() else { return };
+    let seq = front.seq;
+    Response::new(ck, seq).drained(lp);
+}
+
+/// The client sent its FIN: finish what is in flight, then close.
+fn on_client_end(lp: &mut Loop, ck: Key) {
+    let Some(c) = conn(lp, ck) else { return };
+    c.client_ended = true;
+    if c.parser.eof().is_err() && (c.receiving.is_some() || !c.inbuf.is_empty()) {
+        // Ended in the middle of a request: nothing can answer it.
+        if let Some(seq) = c.receiving
+            && let Some(stream) = slot(lp, ck, seq).and_then(|s| s.body.stream)
+        {
+            stream.destroy(lp, Some(StreamError::PrematureClose));
+        }
+        if let Some(c) = conn(lp, ck) {
+            c.receiving = None;
+            c.discard_budget = None;
+            c.close_after = true;
+        }
+    }
+    maybe_idle(lp, ck);
+}
+
+/// The socket closed (ended, reset, or destroyed): everything in flight on it
+/// is over.
+fn on_close(lp: &mut Loop, ck: Key) {
+    let Some(c) = http(lp).conns.remove(ck) else {
+        return;
+    };
+    if let Some(t) = c.timer {
+        lp.clear_timeout(t);
+    }
+    for s in c.slots {
+        if let Some(stream) = s.body.stream
+            && !s.body.ended
+        {
+            stream.destroy(lp, Some(StreamError::PrematureClose));
+        }
+        s.res.closed(lp);
+    }
+    connection_closed(lp, c.server);
+}
+
+/// Closes at once (a budget or a deadline was exceeded).
+fn close_now(lp: &mut Loop, ck: Key) {
+    if let Some(c) = conn(lp, ck) {
+        let socket = c.socket;
+        socket.destroy(lp, None);
+    }
+}
+
+/// Graceful shutdown of one connection: idle ones close now, busy ones after
+/// their responses.
+pub(crate) fn shut_down(lp: &mut Loop, ck: Key) {
+    let Some(c) = conn(lp, ck) else { return };
+    c.close_after = true;
+    let idle = c.slots.is_empty() && c.receiving.is_none();
+    if idle {
+        let socket = c.socket;
+        disarm(lp, ck);
+        socket.end(lp, None);
+    } else {
+        for s in c.slots.iter_mut() {
+            s.res.close = true;
+        }
+    }
+}
+
+/// A request began: the headers deadline starts now.
+fn begin_request_timing(lp: &mut Loop, ck: Key) {
+    let Some(c) = conn(lp, ck) else { return };
+    c.deadline = Deadline::Headers;
+    let t = c.options.headers_timeout.or(c.options.request_timeout);
+    arm(lp, ck, Deadline::Headers, t);
+}
+
+fn arm(lp: &mut Loop, ck: Key, deadline: Deadline, after: Option<Duration>) {
+    disarm(lp, ck);
+    let Some(after) = after else { return };
+    let t = lp.set_timeout(after, move |lp| on_deadline(lp, ck, deadline));
+    // Deadlines never keep the loop alive by themselves; the socket does.
+    lp.unref_handle(t);
+    if let Some(c) = conn(lp, ck) {
+        c.timer = Some(t);
+        c.deadline = deadline;
+    }
+}
+
+fn disarm(lp: &mut Loop, ck: Key) {
+    if let Some(t) = conn(lp, ck).and_then(|c| c.timer.take()) {
+        lp.clear_timeout(t);
+    }
+}
+
+fn on_deadline(lp: &mut Loop, ck: Key, deadline: Deadline) {
+    let Some(c) = conn(lp, ck) else { return };
+    c.timer = None;
+    let server = c.server;
+    match deadline {
+        Deadline::Idle => {
+            if let Some(s) = http(lp).servers.get_mut(server) {
+                s.stats.idle_closed += 1;
+            }
+            close_now(lp, ck);
+        }
+        Deadline::Headers | Deadline::Request => {
+            if let Some(s) = http(lp).servers.get_mut(server) {
+                s.stats.timeouts += 1;
+            }
+            let Some(c) = conn(lp, ck) else { return };
+            c.close_after = true;
+            c.inbuf = BytesMut::new();
+            let socket = c.socket;
+            let receiving = c.receiving.take();
+            c.discard_budget = None;
+            socket.pause(lp);
+            if let Some(seq) = receiving
+                && let Some(stream) = slot(lp, ck, seq).and_then(|s| s.body.stream)
+            {
+                stream.destroy(lp, Some(StreamError::TimedOut("request")));
+            }
+            error_response(lp, ck, 408, "Request Timeout");
+            // If earlier responses never finish, do not wait for them.
+            let t = lp.set_timeout(Duration::from_secs(5), move |lp| close_now(lp, ck));
+            lp.unref_handle(t);
+            if let Some(c) = conn(lp, ck) {
+                c.timer = Some(t);
+            }
+        }
+    }
+}

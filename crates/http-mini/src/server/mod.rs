@@ -1,0 +1,343 @@
+//! The HTTP/1.1 server: [`Server::listen`] with a handler that gets each
+//! [`Request`] and its [`Response`].
+//!
+//! Connections are kept alive (HTTP/1.1 by default, HTTP/1.0 on request) and
+//! may pipeline: requests are handed to the handler as they are parsed, and
+//! responses go out strictly in request order (a response that ends early
+//! waits, buffered, for those before it). Everything a peer can make the
+//! server hold is bounded:
+//!
+//! | bound | default | past it |
+//! |---|---|---|
+//! | head size | 16 KiB (Node) | 431 and close |
+//! | header fields | 100 | 431 and close |
+//! | request target | 8 KiB | 414 and close |
+//! | request body | unlimited | 413 and close |
+//! | unread request body | 64 KiB | stop reading the socket (backpressure) |
+//! | responses in flight per connection | 64 | stop parsing until some finish |
+//! | headers timeout | 60 s (Node) | 408 and close |
+//! | request timeout | 300 s (Node) | 408 and close |
+//! | keep-alive idle timeout | 5 s (Node) | close |
+//! | requests per connection | unlimited (Node) | `Connection: close` |
+//! | connections | unlimited | stop accepting until one closes |
+//!
+//! A malformed request gets its status (400, 413, 414, 431, 501, 505) with
+//! `Connection: close`, after the responses to the requests before it; nothing
+//! after it on that connection is read as a request. Every other connection
+//! goes on.
+
+mod conn;
+mod request;
+mod response;
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use eventide_loop_phases::{Loop, Task};
+use eventide_reactor::slab::{Key, Slab};
+use eventide_streams::net::{self, Socket};
+
+pub use request::Request;
+pub use response::Response;
+
+use crate::proto::Limits;
+use crate::proto::encode::http_date;
+use conn::Conn;
+
+/// Options of a [`Server`]; `Default` gives Node's defaults.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// Parser limits: head size, header count, target length, body size.
+    pub limits: Limits,
+    /// Time allowed from a request's first byte to the end of its head
+    /// (Node's `headersTimeout`, 60 s). `None`: no limit.
+    pub headers_timeout: Option<Duration>,
+    /// Time allowed from a request's first byte to the end of its body
+    /// (Node's `requestTimeout`, 300 s).
+    pub request_timeout: Option<Duration>,
+    /// How long an idle keep-alive connection stays open (Node's
+    /// `keepAliveTimeout`, 5 s).
+    pub keep_alive_timeout: Option<Duration>,
+    /// After this many requests a connection is closed (Node's
+    /// `maxRequestsPerSocket`; `None`, unlimited).
+    pub max_requests_per_connection: Option<u32>,
+    /// Stop accepting past this many open connections (`None`, unlimited).
+    pub max_connections: Option<usize>,
+    /// Responses in flight on one connection before parsing pauses.
+    pub max_pipelined: usize,
+    /// High-water mark of a request body stream and of a response's output
+    /// buffered behind earlier responses (64 KiB).
+    pub high_water_mark: usize,
+    /// Unread request body a finished response may discard before the
+    /// connection is closed instead (1 MiB).
+    pub max_discard: u64,
+    /// `SO_REUSEPORT`, for several loops serving one port.
+    pub reuse_port: bool,
+    /// `TCP_NODELAY` on accepted sockets (default `true`, as Node's http).
+    pub no_delay: bool,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            limits: Limits::default(),
+            headers_timeout: Some(Duration::from_secs(60)),
+            request_timeout: Some(Duration::from_secs(300)),
+            keep_alive_timeout: Some(Duration::from_secs(5)),
+            max_requests_per_connection: None,
+            max_connections: None,
+            max_pipelined: 64,
+            high_water_mark: 64 * 1024,
+            max_discard: 1024 * 1024,
+            reuse_port: false,
+            no_delay: true,
+        }
+    }
+}
+
+/// Counters of a server.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Requests whose head was parsed and handed to the handler.
+    pub requests: u64,
+    /// Responses fully handed to the socket.
+    pub responses: u64,
+    /// Requests rejected as malformed or over a limit (4xx/5xx by the server).
+    pub rejected: u64,
+    /// Connections cut off by the headers or request timeout.
+    pub timeouts: u64,
+    /// Idle keep-alive connections closed by the keep-alive timeout.
+    pub idle_closed: u64,
+}
+
+type Handler = Box<dyn FnMut(&mut Loop, Request, Response)>;
+
+pub(crate) struct ServerState {
+    net: Option<net::Server>,
+    handler: Option<Handler>,
+    pub(crate) options: ServerOptions,
+    open: usize,
+    closing: bool,
+    on_closed: Vec<Task>,
+    pub(crate) stats: ServerStats,
+}
+
+/// Everything the HTTP server keeps in the loop.
+#[derive(Default)]
+pub(crate) struct Http {
+    pub(crate) servers: Slab<ServerState>,
+    pub(crate) conns: Slab<Conn>,
+    date: (u64, Bytes),
+}
+
+pub(crate) fn http(lp: &mut Loop) -> &mut Http {
+    lp.ext::<Http>()
+}
+
+/// The `Date` header value, formatted once per second.
+pub(crate) fn date(lp: &mut Loop) -> Bytes {
+    let now = SystemTime::now();
+    let secs = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let h = http(lp);
+    if h.date.0 != secs || h.date.1.is_empty() {
+        h.date = (secs, Bytes::copy_from_slice(&http_date(now)));
+    }
+    h.date.1.clone()
+}
+
+/// An HTTP/1.1 server on the loop (Node's `http.Server`).
+///
+/// ```
+/// use eventide_http_mini::server::{Server, ServerOptions};
+/// use eventide_loop_phases::{Loop, RunMode};
+/// use std::io::{Read, Write};
+///
+/// let mut lp = Loop::new();
+/// let server = Server::listen(&mut lp, "127.0.0.1:0".parse().unwrap(), ServerOptions::default(), |lp, req, res| {
+///     let body = format!("hello from {}\n", req.path());
+///     res.end(lp, Some(body.into()));
+/// })?;
+/// let addr = server.local_addr(&lp).unwrap();
+/// let client = std::thread::spawn(move || {
+///     let mut s = std::net::TcpStream::connect(addr).unwrap();
+///     s.write_all(b"GET /docs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+///     let mut reply = String::new();
+///     s.read_to_string(&mut reply).unwrap();
+///     reply
+/// });
+/// // Stop once the one connection is gone.
+/// lp.set_interval(std::time::Duration::from_millis(5), move |lp| {
+///     if server.stats(lp).responses == 1 && server.connections(lp) == 0 {
+///         server.close(lp, None);
+///         lp.stop();
+///     }
+/// });
+/// lp.run(RunMode::Default);
+/// let reply = client.join().unwrap();
+/// assert!(reply.starts_with("HTTP/1.1 200 OK\r\n"));
+/// assert!(reply.ends_with("\r\n\r\nhello from /docs\n"));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Server(Key);
+
+impl Server {
+    /// Listens on `addr` and calls `handler` for every request.
+    ///
+    /// # Errors
+    ///
+    /// The OS error from binding (`AddrInUse` when the port is taken).
+    pub fn listen(
+        lp: &mut Loop,
+        addr: SocketAddr,
+        options: ServerOptions,
+        handler: impl FnMut(&mut Loop, Request, Response) + 'static,
+    ) -> io::Result<Server> {
+        let key = http(lp).servers.insert(ServerState {
+            net: None,
+            handler: Some(Box::new(handler)),
+            options: options.clone(),
+            open: 0,
+            closing: false,
+            on_closed: Vec::new(),
+            stats: ServerStats::default(),
+        });
+        let mut net_options = net::ServerOptions {
+            max_connections: options.max_connections,
+            reuse_port: options.reuse_port,
+            ..net::ServerOptions::default()
+        };
+        // The server ends a connection itself, after its last response, even
+        // when the client has already sent its FIN.
+        net_options.socket.stream.allow_half_open = true;
+        net_options.socket.stream.label = "http";
+        net_options.socket.no_delay = options.no_delay;
+        let listened = net::Server::listen_tcp(lp, addr, net_options, move |lp, sock: Socket| {
+            conn::accept(lp, key, sock);
+        });
+        match listened {
+            Ok(net) => {
+                if let Some(s) = http(lp).servers.get_mut(key) {
+                    s.net = Some(net);
+                }
+                Ok(Server(key))
+            }
+            Err(e) => {
+                http(lp).servers.remove(key);
+                Err(e)
+            }
+        }
+    }
+
+    /// The bound address (with the port chosen for port 0).
+    pub fn local_addr(self, lp: &Loop) -> Option<SocketAddr> {
+        let s = lp.try_ext::<Http>()?.servers.get(self.0)?;
+        s.net?.local_addr(lp)
+    }
+
+    /// Open connections.
+    pub fn connections(self, lp: &Loop) -> usize {
+        lp.try_ext::<Http>()
+            .and_then(|h| h.servers.get(self.0))
+            .map_or(0, |s| s.open)
+    }
+
+    /// Counters since the server started.
+    pub fn stats(self, lp: &Loop) -> ServerStats {
+        lp.try_ext::<Http>()
+            .and_then(|h| h.servers.get(self.0))
+            .map_or_else(ServerStats::default, |s| s.stats)
+    }
+
+    /// Whether the server keeps the loop alive while listening (default) or not.
+    pub fn set_ref(self, lp: &mut Loop, on: bool) {
+        if let Some(net) = http(lp).servers.get(self.0).and_then(|s| s.net) {
+            net.set_ref(lp, on);
+        }
+    }
+
+    /// Graceful shutdown (Node's `server.close` and `closeIdleConnections`):
+    /// stops accepting, closes idle connections now, lets requests in flight
+    /// finish (their responses say `Connection: close`), and calls `on_closed`
+    /// once the last connection is gone. The loop can then exit.
+    pub fn close(self, lp: &mut Loop, on_closed: Option<Task>) {
+        let Some(s) = http(lp).servers.get_mut(self.0) else {
+            if let Some(cb) = on_closed {
+                lp.next_tick(cb);
+            }
+            return;
+        };
+        s.closing = true;
+        if let Some(cb) = on_closed {
+            s.on_closed.push(cb);
+        }
+        if let Some(net) = s.net.take() {
+            net.close(lp);
+        }
+        let conns: Vec<Key> = http(lp)
+            .conns
+            .iter()
+            .filter(|(_, c)| c.server == self.0)
+            .map(|(k, _)| k)
+            .collect();
+        for ck in conns {
+            conn::shut_down(lp, ck);
+        }
+        maybe_closed(lp, self.0);
+    }
+}
+
+/// A connection of `server` opened.
+pub(crate) fn connection_opened(lp: &mut Loop, server: Key) {
+    if let Some(s) = http(lp).servers.get_mut(server) {
+        s.open += 1;
+        s.stats.connections += 1;
+    }
+}
+
+/// A connection of `server` closed.
+pub(crate) fn connection_closed(lp: &mut Loop, server: Key) {
+    if let Some(s) = http(lp).servers.get_mut(server) {
+        s.open -= 1;
+    }
+    maybe_closed(lp, server);
+}
+
+/// Calls the `close` callbacks once a closing server has no connection left.
+fn maybe_closed(lp: &mut Loop, server: Key) {
+    let Some(s) = http(lp).servers.get(server) else {
+        return;
+    };
+    if !s.closing || s.open > 0 {
+        return;
+    }
+    let s = http(lp).servers.remove(server).expect("present above");
+    for cb in s.on_closed {
+        lp.next_tick(cb);
+    }
+}
+
+/// Runs the server's handler for one request.
+pub(crate) fn dispatch(lp: &mut Loop, server: Key, req: Request, res: Response) {
+    let Some(mut handler) = http(lp)
+        .servers
+        .get_mut(server)
+        .and_then(|s| s.handler.take())
+    else {
+        res.set_status(lp, 503);
+        res.end(lp, None);
+        return;
+    };
+    handler(lp, req, res);
+    if let Some(s) = http(lp).servers.get_mut(server)
+        && s.handler.is_none()
+    {
+        s.handler = Some(handler);
+    }
+}

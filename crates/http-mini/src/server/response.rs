@@ -1,0 +1,440 @@
+//! The response a handler writes.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use eventide_loop_phases::Loop;
+use eventide_reactor::slab::Key;
+use eventide_streams::{Sink, StreamOptions, Writable, WriteStatus};
+
+use crate::proto::encode::{encode_chunk_header, encode_response_head};
+use crate::proto::{EncodeError, Framing, Headers};
+use crate::server::conn::{conn, response_ended, send, slot};
+use crate::server::date;
+
+/// Bodies up to this size are copied into the head's buffer, so that a small
+/// response is one chunk and one write.
+const COPY_BELOW: usize = 4096;
+const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+type Callback = Box<dyn FnMut(&mut Loop)>;
+
+#[derive(Default)]
+struct ResListeners {
+    drain: Vec<Callback>,
+    finish: Vec<Callback>,
+    close: Vec<Callback>,
+}
+
+/// The response side of one exchange, held in the connection's slot.
+pub(crate) struct ResState {
+    head_request: bool,
+    http10: bool,
+    /// Send `Connection: close` and close after this response.
+    pub(crate) close: bool,
+    status: u16,
+    headers: Headers,
+    pub(crate) head_sent: bool,
+    framing: Framing,
+    /// For `Length` framing: bytes still owed.
+    remaining: u64,
+    body_allowed: bool,
+    pub(crate) ended: bool,
+    need_drain: bool,
+    listeners: Option<Box<ResListeners>>,
+    writable: Option<Writable<Bytes>>,
+    writable_waiting: bool,
+}
+
+impl ResState {
+    pub(crate) fn new(head_request: bool, http10: bool, close: bool) -> Self {
+        ResState {
+            head_request,
+            http10,
+            close,
+            status: 200,
+            headers: Headers::new(),
+            head_sent: false,
+            framing: Framing::None,
+            remaining: 0,
+            body_allowed: true,
+            ended: false,
+            need_drain: false,
+            listeners: None,
+            writable: None,
+            writable_waiting: false,
+        }
+    }
+
+    /// The response was handed to the socket in full: `finish` listeners run
+    /// on the next tick, as Node emits `finish`.
+    pub(crate) fn finished(self, lp: &mut Loop) {
+        if let Some(w) = self.writable.filter(|_| self.writable_waiting) {
+            w.complete_write(lp, Ok(()));
+        }
+        if let Some(l) = self.listeners {
+            let ResListeners { finish, .. } = *l;
+            if !finish.is_empty() {
+                lp.next_tick(move |lp| finish.into_iter().for_each(|mut f| f(lp)));
+            }
+        }
+    }
+
+    /// The connection closed before the response finished.
+    pub(crate) fn closed(self, lp: &mut Loop) {
+        if let Some(w) = self.writable {
+            w.destroy(lp, None);
+        }
+        if let Some(l) = self.listeners {
+            let ResListeners { close, .. } = *l;
+            if !close.is_empty() {
+                lp.next_tick(move |lp| close.into_iter().for_each(|mut f| f(lp)));
+            }
+        }
+    }
+}
+
+/// A response (Node's `ServerResponse`): set the status and headers, then
+/// write the body with [`Response::write`] and finish with [`Response::end`].
+///
+/// `end` with the whole body and nothing written before sends
+/// `Content-Length`; writing before `end` streams with chunked encoding
+/// (HTTP/1.1) or until close (HTTP/1.0). `write` follows the stream rules: it
+/// returns `false` once the socket's buffer is full; wait for
+/// [`Response::on_drain`]. Responses to `HEAD`, and 204 and 304, carry no
+/// body whatever is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Response {
+    conn: Key,
+    seq: u64,
+}
+
+impl Response {
+    pub(crate) fn new(conn: Key, seq: u64) -> Self {
+        Response { conn, seq }
+    }
+
+    fn state(self, lp: &mut Loop) -> Option<&mut ResState> {
+        slot(lp, self.conn, self.seq).map(|s| &mut s.res)
+    }
+
+    /// Sets the status code (default 200). Ignored once the head was sent.
+    pub fn set_status(self, lp: &mut Loop, status: u16) {
+        if let Some(r) = self.state(lp).filter(|r| !r.head_sent) {
+            r.status = status;
+        }
+    }
+
+    /// The status code.
+    pub fn status(self, lp: &mut Loop) -> u16 {
+        self.state(lp).map_or(0, |r| r.status)
+    }
+
+    /// Sets a header field, replacing fields of the same name. A
+    /// `Content-Length` set here is used as the framing (the body must then
+    /// have exactly that length).
+    ///
+    /// # Errors
+    ///
+    /// [`EncodeError::InvalidHeaderName`] or [`EncodeError::InvalidHeaderValue`]
+    /// for a name or value that could inject into the head.
+    pub fn set_header(self, lp: &mut Loop, name: &str, value: &str) -> Result<(), EncodeError> {
+        let Some(r) = self.state(lp).filter(|r| !r.head_sent) else {
+            return Ok(());
+        };
+        r.headers.try_insert(
+            Bytes::copy_from_slice(name.as_bytes()),
+            Bytes::copy_from_slice(value.as_bytes()),
+        )
+    }
+
+    /// Adds a header field, keeping fields of the same name.
+    ///
+    /// # Errors
+    ///
+    /// As [`Response::set_header`].
+    pub fn append_header(self, lp: &mut Loop, name: &str, value: &str) -> Result<(), EncodeError> {
+        let Some(r) = self.state(lp).filter(|r| !r.head_sent) else {
+            return Ok(());
+        };
+        r.headers.try_append(
+            Bytes::copy_from_slice(name.as_bytes()),
+            Bytes::copy_from_slice(value.as_bytes()),
+        )
+    }
+
+    /// Whether the head was sent (Node's `headersSent`).
+    pub fn headers_sent(self, lp: &mut Loop) -> bool {
+        self.state(lp).is_none_or(|r| r.head_sent)
+    }
+
+    /// Whether `end` was called (or the connection is gone).
+    pub fn is_ended(self, lp: &mut Loop) -> bool {
+        self.state(lp).is_none_or(|r| r.ended)
+    }
+
+    /// Writes body bytes, sending the head first if needed. Returns `false`
+    /// when the caller should wait for `drain` before writing more.
+    pub fn write(self, lp: &mut Loop, chunk: Bytes) -> bool {
+        let Some(r) = self.state(lp) else {
+            return false;
+        };
+        if r.ended {
+            return false;
+        }
+        if !r.head_sent {
+            self.send_head(lp, None, None);
+        }
+        self.send_body(lp, chunk)
+    }
+
+    /// Ends the response, after `chunk` if given. With nothing written before,
+    /// the head says `Content-Length: chunk.len()`.
+    pub fn end(self, lp: &mut Loop, chunk: Option<Bytes>) {
+        let Some(r) = self.state(lp) else { return };
+        if r.ended {
+            return;
+        }
+        let chunk = chunk.unwrap_or_default();
+        if !r.head_sent {
+            let len = chunk.len() as u64;
+            self.send_head(lp, Some(len), Some(chunk));
+        } else {
+            self.send_body(lp, chunk);
+        }
+        let Some(r) = self.state(lp) else { return };
+        r.ended = true;
+        match r.framing {
+            Framing::Chunked if r.body_allowed => {
+                send(lp, self.conn, self.seq, Bytes::from_static(LAST_CHUNK));
+            }
+            Framing::Length(_) if r.remaining > 0 && r.body_allowed => {
+                // Fewer bytes than declared: the client would wait for the
+                // rest, so the connection cannot carry another response.
+                r.close = true;
+            }
+            Framing::None => r.close = true,
+            _ => {}
+        }
+        response_ended(lp, self.conn, self.seq);
+    }
+
+    /// Calls `f` when writing may go on after `write` returned `false`.
+    pub fn on_drain(self, lp: &mut Loop, f: impl FnMut(&mut Loop) + 'static) {
+        if let Some(r) = self.state(lp) {
+            r.listeners.get_or_insert_default().drain.push(Box::new(f));
+        }
+    }
+
+    /// Calls `f` once the whole response was handed to the socket.
+    pub fn on_finish(self, lp: &mut Loop, f: impl FnMut(&mut Loop) + 'static) {
+        if let Some(r) = self.state(lp) {
+            r.listeners.get_or_insert_default().finish.push(Box::new(f));
+        }
+    }
+
+    /// Calls `f` if the connection closes before the response finished.
+    pub fn on_close(self, lp: &mut Loop, f: impl FnMut(&mut Loop) + 'static) {
+        if let Some(r) = self.state(lp) {
+            r.listeners.get_or_insert_default().close.push(Box::new(f));
+        }
+    }
+
+    /// The body as a [`Writable`], so a readable can be `pipe`d into it;
+    /// ending it ends the response.
+    pub fn writable(self, lp: &mut Loop) -> Writable<Bytes> {
+        if let Some(w) = self.state(lp).and_then(|r| r.writable) {
+            return w;
+        }
+        let label = StreamOptions::default().label("http.response");
+        let w = Writable::new(lp, ResponseSink { res: self }, label);
+        match self.state(lp) {
+            Some(r) => r.writable = Some(w),
+            None => w.destroy(lp, None),
+        }
+        w
+    }
+
+    /// The socket accepted what was buffered: tell whoever waits.
+    pub(crate) fn drained(self, lp: &mut Loop) {
+        let Some(r) = self.state(lp) else { return };
+        if !r.need_drain {
+            return;
+        }
+        r.need_drain = false;
+        let waiting = std::mem::take(&mut r.writable_waiting)
+            .then_some(r.writable)
+            .flatten();
+        let mut listeners = r
+            .listeners
+            .as_mut()
+            .map(|l| std::mem::take(&mut l.drain))
+            .unwrap_or_default();
+        if let Some(w) = waiting {
+            w.complete_write(lp, Ok(()));
+        }
+        for f in &mut listeners {
+            f(lp);
+        }
+        if let Some(r) = self.state(lp) {
+            let l = r.listeners.get_or_insert_default();
+            listeners.append(&mut l.drain);
+            l.drain = listeners;
+        }
+    }
+
+    /// Decides the framing and writes the head (and `body`, when small).
+    fn send_head(self, lp: &mut Loop, known_len: Option<u64>, body: Option<Bytes>) {
+        let date = date(lp);
+        let Some(r) = self.state(lp) else { return };
+        r.head_sent = true;
+        let declared = r.headers.remove("content-length");
+        let declared =
+            declared.and_then(|v| std::str::from_utf8(&v).ok()?.trim().parse::<u64>().ok());
+        r.framing = match (declared, known_len) {
+            (Some(n), _) | (None, Some(n)) => Framing::Length(n),
+            (None, None) if r.http10 => Framing::None,
+            (None, None) => Framing::Chunked,
+        };
+        r.remaining = match r.framing {
+            Framing::Length(n) => n,
+            _ => 0,
+        };
+        if r.framing == Framing::None {
+            r.close = true;
+        }
+        if !r.headers.contains("date") {
+            r.headers.append("Date", date);
+        }
+        if r.close {
+            r.headers.insert("Connection", "close");
+        } else if r.http10 {
+            r.headers.insert("Connection", "keep-alive");
+        }
+        let mut out =
+            BytesMut::with_capacity(256 + body.as_ref().map_or(0, |b| b.len().min(COPY_BELOW)));
+        let encoded = encode_response_head(
+            r.status,
+            None,
+            &r.headers,
+            r.framing,
+            r.head_request,
+            &mut out,
+        );
+        let body_allowed = match encoded {
+            Ok(allowed) => allowed,
+            Err(_) => {
+                // A status the encoder refuses: answer 500 instead.
+                out.clear();
+                r.close = true;
+                r.framing = Framing::Length(0);
+                let _ = encode_response_head(
+                    500,
+                    None,
+                    &Headers::new(),
+                    r.framing,
+                    r.head_request,
+                    &mut out,
+                );
+                false
+            }
+        };
+        r.body_allowed = body_allowed;
+        let mut rest = None;
+        if let Some(body) = body.filter(|b| !b.is_empty() && body_allowed) {
+            let body = self.take_owed(lp, body);
+            if body.len() <= COPY_BELOW {
+                out.put_slice(&body);
+            } else {
+                rest = Some(body);
+            }
+        }
+        let (ck, seq) = (self.conn, self.seq);
+        let below = send(lp, ck, seq, out.freeze());
+        let below = match rest {
+            Some(body) => send(lp, ck, seq, body),
+            None => below,
+        };
+        if !below && let Some(r) = self.state(lp) {
+            r.need_drain = true;
+        }
+    }
+
+    /// Counts body bytes against a declared length; bytes past it are dropped
+    /// (they would be read as the next response).
+    fn take_owed(self, lp: &mut Loop, mut body: Bytes) -> Bytes {
+        let Some(r) = self.state(lp) else { return body };
+        if let Framing::Length(_) = r.framing {
+            let owed = usize::try_from(r.remaining).unwrap_or(usize::MAX);
+            if body.len() > owed {
+                body.truncate(owed);
+                r.close = true;
+            }
+            r.remaining -= body.len() as u64;
+        }
+        body
+    }
+
+    fn send_body(self, lp: &mut Loop, chunk: Bytes) -> bool {
+        let Some(r) = self.state(lp) else {
+            return false;
+        };
+        if chunk.is_empty() || !r.body_allowed {
+            return true;
+        }
+        let framing = r.framing;
+        let chunk = self.take_owed(lp, chunk);
+        if chunk.is_empty() {
+            return true;
+        }
+        let (ck, seq) = (self.conn, self.seq);
+        let below = match framing {
+            Framing::Chunked => {
+                let mut head = BytesMut::with_capacity(16 + chunk.len().min(COPY_BELOW) + 2);
+                encode_chunk_header(chunk.len(), &mut head);
+                if chunk.len() <= COPY_BELOW {
+                    head.put_slice(&chunk);
+                    head.put_slice(b"\r\n");
+                    send(lp, ck, seq, head.freeze())
+                } else {
+                    send(lp, ck, seq, head.freeze());
+                    send(lp, ck, seq, chunk);
+                    send(lp, ck, seq, Bytes::from_static(b"\r\n"))
+                }
+            }
+            Framing::Length(_) | Framing::None => send(lp, ck, seq, chunk),
+        };
+        if !below && let Some(r) = self.state(lp) {
+            r.need_drain = true;
+        }
+        below
+    }
+
+    /// Whether the connection this response belongs to is still open.
+    pub fn is_connected(self, lp: &mut Loop) -> bool {
+        conn(lp, self.conn).is_some()
+    }
+}
+
+/// The [`Response::writable`] adapter.
+struct ResponseSink {
+    res: Response,
+}
+
+impl Sink<Bytes> for ResponseSink {
+    fn write(&mut self, lp: &mut Loop, _stream: Writable<Bytes>, chunk: Bytes) -> WriteStatus {
+        if self.res.write(lp, chunk) {
+            return WriteStatus::Done;
+        }
+        match self.res.state(lp) {
+            Some(r) => {
+                r.writable_waiting = true;
+                WriteStatus::Pending
+            }
+            None => WriteStatus::Failed(eventide_streams::StreamError::PrematureClose),
+        }
+    }
+
+    fn finish(&mut self, lp: &mut Loop, _stream: Writable<Bytes>) -> WriteStatus {
+        self.res.end(lp, None);
+        WriteStatus::Done
+    }
+}
