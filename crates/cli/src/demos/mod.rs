@@ -4,7 +4,13 @@
 //! with [`DemoEnv::new_loop`], so that `eventide trace DEMO` can run the very
 //! same code with the trace hook installed.
 
+use std::time::Duration;
+
 use eventide_loop_phases::Loop;
+
+mod demux;
+mod phases;
+mod watermark;
 
 /// One demo of the tour.
 pub(crate) struct Demo {
@@ -18,11 +24,14 @@ pub(crate) struct Demo {
     pub(crate) run: fn(&mut DemoEnv) -> Result<(), String>,
 }
 
+/// Called on every loop a demo creates, before the demo uses it.
+pub(crate) type OnNewLoop = Box<dyn FnMut(&mut Loop)>;
+
 /// What a demo runs in.
 #[derive(Default)]
 pub(crate) struct DemoEnv {
     /// Installed on every loop the demo creates (for `eventide trace`).
-    pub(crate) on_new_loop: Option<Box<dyn FnMut(&mut Loop)>>,
+    pub(crate) on_new_loop: Option<OnNewLoop>,
 }
 
 impl DemoEnv {
@@ -37,7 +46,23 @@ impl DemoEnv {
 }
 
 /// Every demo, in tour order.
-pub(crate) const DEMOS: &[Demo] = &[];
+pub(crate) const DEMOS: &[Demo] = &[phases::DEMO, demux::DEMO, watermark::DEMO];
+
+/// A duration as `+12.345 ms`, right-aligned to 11 columns: the time column of
+/// every demo, so lines of one run line up.
+pub(crate) fn at(d: Duration) -> String {
+    format!("{:>11}", format!("+{:.3} ms", d.as_secs_f64() * 1e3))
+}
+
+/// A duration as `1.234 ms`, for figures inside a sentence.
+pub(crate) fn ms(d: Duration) -> String {
+    format!("{:.3} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Turns an I/O error into the demo's error message, saying what was being done.
+pub(crate) fn ctx(what: &str) -> impl FnOnce(std::io::Error) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
 
 pub(crate) fn find(name: &str) -> Result<&'static Demo, String> {
     DEMOS.iter().find(|d| d.name == name).ok_or_else(|| {
@@ -77,4 +102,50 @@ pub(crate) fn run_all() -> Result<(), String> {
     }
     println!("\nThe tour is over: {} demos.", DEMOS.len());
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+    use std::rc::Rc;
+
+    /// Every demo runs to completion (its own checks pass) on real sockets.
+    #[test]
+    fn every_demo_runs() {
+        for d in DEMOS {
+            (d.run)(&mut DemoEnv::default()).unwrap_or_else(|e| panic!("{}: {e}", d.name));
+        }
+    }
+
+    /// With a hook already installed, as `eventide trace` will do, the demos
+    /// keep it (they do not replace it) and still pass their checks.
+    #[test]
+    fn demos_keep_an_installed_trace_hook() {
+        for d in DEMOS {
+            let records = Rc::new(Cell::new(0u64));
+            let seen = Rc::clone(&records);
+            let mut env = DemoEnv {
+                on_new_loop: Some(Box::new(move |lp: &mut Loop| {
+                    let seen = Rc::clone(&seen);
+                    lp.set_trace_hook(Some(Box::new(move |_| seen.set(seen.get() + 1))));
+                })),
+            };
+            (d.run)(&mut env).unwrap_or_else(|e| panic!("{}: {e}", d.name));
+            assert!(
+                records.get() > 0,
+                "{}: the installed hook saw nothing",
+                d.name
+            );
+        }
+    }
+
+    #[test]
+    fn names_are_unique_and_watch_for_is_short() {
+        for (i, d) in DEMOS.iter().enumerate() {
+            assert!(DEMOS[..i].iter().all(|e| e.name != d.name));
+            let lines = d.watch_for.lines().count();
+            assert!((2..=4).contains(&lines), "{}: {lines} lines", d.name);
+        }
+    }
 }
