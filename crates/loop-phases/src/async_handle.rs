@@ -65,9 +65,13 @@ impl Loop {
 
     /// Runs the callbacks of async handles signaled since the last look.
     pub(crate) fn run_async(&mut self) {
-        self.reactor.remote().take_signaled(&mut self.signaled);
-        let mut signaled = std::mem::take(&mut self.signaled);
-        for key in signaled.drain(..) {
+        let mut fresh = std::mem::take(&mut self.signaled_scratch);
+        self.reactor.remote().take_signaled(&mut fresh);
+        self.signaled.extend(fresh.drain(..));
+        self.signaled_scratch = fresh;
+        // Popped one at a time, so that if a callback panics the handles
+        // signaled after it still run.
+        while let Some(key) = self.signaled.pop_front() {
             let id = HandleId(Key::from_u64(key));
             // Clear before the callback, so a send during it schedules another.
             let f = match self.handle_mut(id).map(|e| &mut e.kind) {
@@ -85,6 +89,5 @@ impl Loop {
                 *cb = Some(f);
             }
         }
-        self.signaled = signaled;
     }
 }

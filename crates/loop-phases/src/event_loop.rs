@@ -71,15 +71,18 @@ pub struct Loop {
     pub(crate) seq: u64,
     pub(crate) timers: Timers,
     pub(crate) pending: VecDeque<Pending>,
-    pub(crate) pending_spare: VecDeque<Pending>,
     pub(crate) watchers: WatcherLists,
     pub(crate) immediates: Immediates,
     pub(crate) ticks: VecDeque<Task>,
     pub(crate) microtasks: VecDeque<Task>,
     pub(crate) draining: bool,
     pub(crate) closing: Vec<(AnyHandle, Option<Task>)>,
+    /// The current poll batch; `event_next` is the next one to deliver.
     pub(crate) events: Vec<Event>,
-    pub(crate) signaled: Vec<u64>,
+    pub(crate) event_next: usize,
+    /// Async handles signaled and not yet run.
+    pub(crate) signaled: VecDeque<u64>,
+    pub(crate) signaled_scratch: Vec<u64>,
     pub(crate) completions: Vec<Completion>,
     pub(crate) work: Slab<WorkEntry>,
     pub(crate) ops: PendingOps<OpEntry>,
@@ -144,7 +147,6 @@ impl Loop {
             seq: 0,
             timers: Timers::default(),
             pending: VecDeque::new(),
-            pending_spare: VecDeque::new(),
             watchers: WatcherLists::default(),
             immediates: Immediates::default(),
             ticks: VecDeque::new(),
@@ -152,7 +154,9 @@ impl Loop {
             draining: false,
             closing: Vec::new(),
             events: Vec::with_capacity(1024),
-            signaled: Vec::new(),
+            event_next: 0,
+            signaled: VecDeque::new(),
+            signaled_scratch: Vec::new(),
             completions: Vec::new(),
             work: Slab::new(),
             ops: PendingOps::new(DEFAULT_OP_HIGH_WATERMARK),
@@ -165,7 +169,10 @@ impl Loop {
 
     // ----- time -------------------------------------------------------------
 
-    /// The loop time cached at the start of the iteration (libuv's `uv_now`).
+    /// The cached loop time (libuv's `uv_now`). As libuv, the loop updates it
+    /// before each timers phase and right after each poll, so I/O, check and
+    /// close callbacks see the time the poll returned. Use [`Loop::hrtime`]
+    /// for the time now.
     pub fn now(&self) -> Duration {
         Duration::from_nanos(self.now)
     }
@@ -341,7 +348,10 @@ impl Loop {
     pub fn is_closing(&self, h: impl AsHandle) -> bool {
         match h.as_handle() {
             AnyHandle::Handle(id) => self.handle(id).is_some_and(|e| e.flags & CLOSING != 0),
-            _ => false,
+            // Timers and immediates leave their tables at `close`; until the
+            // close callback ran they are on the closing list (short: it
+            // holds this iteration's closes only).
+            other => self.closing.iter().any(|(h, _)| *h == other),
         }
     }
 
@@ -412,7 +422,8 @@ impl Loop {
     }
 
     /// Closes a handle (libuv's `uv_close`): it stops at once, its callbacks
-    /// are dropped, and `on_close` runs in the close phase of this iteration.
+    /// are dropped, and `on_close` runs in the close phase of this iteration
+    /// (of the next one when called from a close callback).
     /// Close callbacks run in libuv's order: the most recently closed first.
     /// Until then the handle counts as closing and keeps the loop alive; after
     /// it, the id is stale.
@@ -548,9 +559,13 @@ impl Loop {
         self.microtasks.push_back(Box::new(f));
     }
 
-    /// Queues `f` for the pending phase of the next iteration (libuv's pending
-    /// queue, used for I/O callbacks deferred out of the poll phase). While
-    /// anything is pending the poll does not block.
+    /// Queues `f` for the next pass of the pending phase (libuv's pending
+    /// queue, used for I/O callbacks deferred out of the poll phase). The
+    /// pending queue runs at the start of each iteration and, when not empty,
+    /// again right after poll (up to 8 passes): so `f` queued before the poll
+    /// phase ends (from pending, idle, prepare or I/O callbacks) runs in this
+    /// iteration, and from later phases in the next one. While anything is
+    /// pending the poll does not block.
     pub fn queue_pending(&mut self, f: impl FnOnce(&mut Loop) + 'static) {
         self.pending.push_back(Pending::Task(Box::new(f)));
     }
@@ -603,10 +618,14 @@ impl Loop {
         self.phase
     }
 
-    /// A snapshot of the loop's counters.
+    /// A snapshot of the loop's counters. On a manual clock, `elapsed` and
+    /// `idle` are manual time (see [`Metrics::idle`]).
     pub fn metrics(&self) -> Metrics {
         let mut m = self.metrics;
-        m.elapsed = self.created.elapsed();
+        m.elapsed = match self.clock {
+            Clock::Real { .. } => self.created.elapsed(),
+            Clock::Manual { now } => Duration::from_nanos(now),
+        };
         m
     }
 

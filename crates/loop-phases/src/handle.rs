@@ -8,7 +8,7 @@
 //!
 //! Liveness is libuv's: the loop keeps running while some handle is *active*
 //! (started) and *referenced* (not `unref`'d), or a request is outstanding, or
-//! a close callback is still to run.
+//! a pending or close callback is still to run.
 
 use std::fmt;
 

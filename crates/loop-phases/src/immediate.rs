@@ -2,8 +2,10 @@
 //!
 //! Node runs immediates from a check handle it starts when the process starts,
 //! so they run after any check handle started later (libuv runs the most
-//! recently started check handle first). Immediates queued while the check
-//! phase runs wait for the next iteration. While a referenced immediate is
+//! recently started check handle first). Immediates queued while the
+//! immediates run (by an immediate, or a tick or microtask it queued) wait for
+//! the next iteration; one queued by a check handle runs in this one, after
+//! it, as in Node. While a referenced immediate is
 //! queued the poll does not block (Node keeps an idle handle running for it).
 
 use std::collections::VecDeque;
@@ -29,7 +31,8 @@ pub(crate) struct Immediates {
 
 impl Loop {
     /// Runs `f` in the check phase of this iteration, or of the next one if the
-    /// check phase is running (Node's `setImmediate`).
+    /// immediates are running (Node's `setImmediate`): called from the close
+    /// phase or from an immediate, `f` waits for the next iteration.
     pub fn set_immediate(&mut self, f: impl FnOnce(&mut Loop) + 'static) -> Immediate {
         let key = self.immediates.entries.insert(ImmediateEntry {
             task: Box::new(f),

@@ -41,7 +41,10 @@ impl TimerLag {
 ///
 /// Loop utilization follows Node's `performance.eventLoopUtilization()`:
 /// *idle* is time spent blocked in the OS poller, *active* is everything else
-/// since the loop was created.
+/// since the loop was created. On a manual clock both are manual time: idle
+/// is the time the clock jumped while the loop waited for a timer, elapsed is
+/// the manual time since creation (so time moved with `Loop::advance` counts
+/// as active).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Metrics {
     /// Loop iterations started (libuv's `uv_metrics_info().loop_count`).
@@ -57,9 +60,9 @@ pub struct Metrics {
     pub events: u64,
     /// Readiness events dropped because their watcher had gone.
     pub stale_events: u64,
-    /// Time spent blocked in the poller.
+    /// Time spent blocked in the poller (manual clock: time jumped over).
     pub idle: Duration,
-    /// Time since the loop was created.
+    /// Time since the loop was created (manual clock: the manual time).
     pub elapsed: Duration,
     /// Timer lateness.
     pub timer_lag: TimerLag,

@@ -29,13 +29,13 @@ pub(crate) enum Pending {
 
 impl Loop {
     pub(crate) fn run_pending(&mut self) {
-        if self.pending.is_empty() {
-            return;
-        }
-        // Swap in the spare queue so that callbacks queue into an empty one.
-        let mut batch =
-            std::mem::replace(&mut self.pending, std::mem::take(&mut self.pending_spare));
-        while let Some(p) = batch.pop_front() {
+        // Only what was queued when the pass began: callbacks queue behind it
+        // for the next pass. Counting, rather than taking the queue out,
+        // keeps the rest queued if a callback panics.
+        for _ in 0..self.pending.len() {
+            let Some(p) = self.pending.pop_front() else {
+                break;
+            };
             match p {
                 Pending::Task(t) => self.invoke(CallbackKind::Pending, "pending", t),
                 Pending::Work { key, result } => self.finish_work(key, result),
@@ -43,6 +43,5 @@ impl Loop {
                 Pending::OpStart(id) => self.start_op(id),
             }
         }
-        self.pending_spare = batch;
     }
 }

@@ -50,9 +50,15 @@ impl Loop {
     ///
     /// A panic in a callback propagates to the caller of `run`; the callback
     /// that panicked is dropped, the loop's own state stays consistent, and
-    /// `run` may be called again.
+    /// `run` may be called again: the callbacks queued behind it (timers due
+    /// in the same pass, pending callbacks, the rest of the poll batch, close
+    /// callbacks, ...) still run. An interval whose callback panicked is
+    /// cleared, and an idle, prepare or check handle stopped; an I/O watch or
+    /// async handle stays open without a callback until closed.
     pub fn run(&mut self, mode: RunMode) -> bool {
+        // Left over if a callback panicked out of the previous `run`.
         self.draining = false;
+        self.recover_timers();
         // Like the end of Node's main script: ticks queued before the loop starts.
         self.drain_ticks();
         let mut alive = self.is_alive();
@@ -141,19 +147,23 @@ impl Loop {
 
     /// The poll phase: waits for readiness, then runs async handles and I/O
     /// callbacks, and queues finished work for the pending phase.
-    fn io_poll(&mut self, timeout: Option<u64>) {
+    fn io_poll(&mut self, mut timeout: Option<u64>) {
+        // Events and async signals read by a poll whose callbacks a panic cut
+        // short are delivered first, without waiting for new ones.
+        if self.event_next < self.events.len() || !self.signaled.is_empty() {
+            timeout = Some(0);
+        }
         if self.trace.is_some() {
             let timeout = timeout.map(Duration::from_nanos);
             self.emit(TraceEvent::PollStart { timeout });
         }
-        let mut events = std::mem::take(&mut self.events);
         let blocked_since = Instant::now();
         let os_timeout = match timeout {
             // A manual clock never sleeps for a timer: it jumps to it below.
             Some(_) if self.clock.is_manual() => Some(Duration::ZERO),
             t => t.map(Duration::from_nanos),
         };
-        let polled = match self.reactor.poll(os_timeout, &mut events) {
+        let polled = match self.reactor.poll(os_timeout, &mut self.events) {
             Ok(p) => p,
             Err(e) => panic!("the OS poller failed, the loop cannot continue: {e}"),
         };
@@ -162,16 +172,21 @@ impl Loop {
         } else {
             blocked_since.elapsed()
         };
-        if let Some(t) = timeout.filter(|t| *t > 0 && self.clock.is_manual())
+        if !self.clock.is_manual() {
+            self.metrics.idle += blocked;
+        } else if let Some(t) = timeout.filter(|t| *t > 0)
             && polled.events == 0
             && !polled.woken
         {
-            // Nothing happened: time jumps to the next timer.
+            // Nothing happened: time jumps to the next timer. On a manual
+            // clock idle time is manual time too (see `Metrics::idle`).
             self.clock.advance_to(self.now.saturating_add(t));
             self.metrics.idle += Duration::from_nanos(t);
-        } else {
-            self.metrics.idle += blocked;
         }
+        // As libuv's `uv__io_poll`: the callbacks that follow see the time
+        // the poll returned, not the time the iteration began (the poll may
+        // have blocked for long).
+        self.update_time();
         self.metrics.events += polled.events as u64;
         self.metrics.stale_events += polled.stale as u64;
         if self.trace.is_some() {
@@ -182,10 +197,15 @@ impl Loop {
             self.emit(ev);
         }
         if polled.woken {
-            self.run_async();
             self.collect_completions();
         }
-        for ev in events.drain(..) {
+        if polled.woken || !self.signaled.is_empty() {
+            self.run_async();
+        }
+        // Indexing (rather than draining a local batch) keeps the rest of the
+        // batch if a callback panics.
+        while let Some(&ev) = self.events.get(self.event_next) {
+            self.event_next += 1;
             // An earlier callback of this batch may have closed the watcher,
             // and its descriptor may even have been reused: then the event is
             // stale and must not reach the new owner.
@@ -207,7 +227,8 @@ impl Loop {
                 None => self.metrics.stale_events += 1,
             }
         }
-        self.events = events;
+        self.events.clear();
+        self.event_next = 0;
     }
 
     /// The check phase: check handles, then immediates (Node's check handle is
@@ -221,11 +242,14 @@ impl Loop {
     /// (its closing list is a stack). Handles closed by these callbacks wait
     /// for the next iteration.
     fn run_closing_handles(&mut self) {
-        if self.closing.is_empty() {
-            return;
-        }
-        let mut closing = std::mem::take(&mut self.closing);
-        while let Some((h, cb)) = closing.pop() {
+        // The handles closed before the phase began, most recent first.
+        // Handles closed by these callbacks are pushed after them, and wait.
+        // Removing in place (rather than taking the list out) keeps the rest
+        // if a callback panics.
+        let mut n = self.closing.len();
+        while n > 0 {
+            n -= 1;
+            let (h, cb) = self.closing.remove(n);
             let label = match h {
                 crate::AnyHandle::Handle(id) => self.handle_label(id).unwrap_or("handle"),
                 crate::AnyHandle::Timer(_) => "timer",
@@ -235,9 +259,6 @@ impl Loop {
             if let Some(cb) = cb {
                 self.invoke(CallbackKind::Close, label, cb);
             }
-        }
-        if self.closing.is_empty() {
-            self.closing = closing;
         }
     }
 }

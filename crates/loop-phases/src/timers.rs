@@ -22,6 +22,7 @@
 //! - An interval re-arms from the time its callback starts; an overdue
 //!   interval runs once per pass, with no burst to catch up.
 
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use eventide_reactor::deadline::DeadlineQueue;
@@ -54,7 +55,13 @@ pub(crate) struct TimerEntry {
 pub(crate) struct Timers {
     pub(crate) entries: Slab<TimerEntry>,
     queue: DeadlineQueue,
-    ready: Vec<(Key, u64, u64)>,
+    /// The timers of the current pass, `(key, due)`, taken off the queue
+    /// before any runs. Kept here rather than in a local so that if a
+    /// callback panics, the rest still run in the next pass.
+    ready: VecDeque<(Key, u64)>,
+    /// The interval whose callback is running (taken out of its entry).
+    /// Still set when `run` is entered again only if that callback panicked.
+    running: Option<Key>,
 }
 
 /// Node's delay rule, in whole milliseconds.
@@ -93,6 +100,10 @@ impl Timers {
 
     /// The earliest due time of a live timer.
     pub(crate) fn next_due(&mut self) -> Option<u64> {
+        if let Some(&(_, due)) = self.ready.front() {
+            // Left over by a pass a panic cut short: due already.
+            return Some(due);
+        }
         let Timers { entries, queue, .. } = self;
         queue.peek(Self::is_live(entries)).map(|d| d.due)
     }
@@ -185,19 +196,30 @@ impl Loop {
     /// The timers phase: runs every timer due at the cached loop time.
     pub(crate) fn run_timers(&mut self) {
         let now = self.now;
-        let mut ready = std::mem::take(&mut self.timers.ready);
         {
-            let Timers { entries, queue, .. } = &mut self.timers;
+            // Collect first, then run (libuv 1.48): a timer started by one of
+            // these callbacks waits for the next pass. A collected timer is no
+            // longer queued (`seq == 0`) until it runs or is re-armed.
+            let Timers {
+                entries,
+                queue,
+                ready,
+                ..
+            } = &mut self.timers;
             while let Some(d) = queue.pop_due(now, Timers::is_live(entries)) {
-                ready.push((Key::from_u64(d.key), d.seq, d.due));
+                let key = Key::from_u64(d.key);
+                if let Some(e) = entries.get_mut(key) {
+                    e.seq = 0;
+                }
+                ready.push_back((key, d.due));
             }
         }
-        for &(key, seq, due) in &ready {
-            // An earlier callback of this pass may have cleared or refreshed it.
-            let Some(entry) = self.timers.entries.get_mut(key).filter(|e| e.seq == seq) else {
+        while let Some((key, due)) = self.timers.ready.pop_front() {
+            // An earlier callback of this pass may have cleared it (gone) or
+            // refreshed it (queued again, `seq != 0`): then it does not run.
+            let Some(entry) = self.timers.entries.get_mut(key).filter(|e| e.seq == 0) else {
                 continue;
             };
-            entry.seq = 0;
             self.metrics.timer_lag.record(now.saturating_sub(due));
             if entry.repeat {
                 self.run_interval(key);
@@ -211,8 +233,6 @@ impl Loop {
                 }
             }
         }
-        ready.clear();
-        self.timers.ready = ready;
         self.expire_ops();
     }
 
@@ -223,7 +243,9 @@ impl Loop {
             return;
         };
         let started = self.clock.read();
+        self.timers.running = Some(key);
         self.invoke(CallbackKind::Interval, "interval", |lp| f(lp));
+        self.timers.running = None;
         // Cleared by its own callback: the entry is gone and `f` drops here.
         let Some(entry) = self.timers.entries.get_mut(key) else {
             return;
@@ -232,6 +254,14 @@ impl Loop {
         if entry.seq == 0 {
             let seq = self.next_seq();
             self.timers.arm(key, started, seq);
+        }
+    }
+
+    /// Clears the interval whose callback panicked, if one did: its callback
+    /// is gone, so it would otherwise stay active without ever being queued.
+    pub(crate) fn recover_timers(&mut self) {
+        if let Some(key) = self.timers.running.take() {
+            self.timer_remove(key);
         }
     }
 

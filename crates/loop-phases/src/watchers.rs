@@ -130,13 +130,14 @@ impl Loop {
         if self.watchers.list_mut(which).is_empty() {
             return;
         }
+        // The pass is a snapshot of the list; the list itself stays intact
+        // (each handle moves to its tail as it runs, as libuv moves it back
+        // to the loop's queue), so a panicking callback loses no handle.
         let mut pass = std::mem::take(&mut self.watchers.scratch);
-        for id in self.watchers.list_mut(which).order.drain(..) {
-            let seq = match self.handles.get(id.0).map(|e| &e.kind) {
-                Some(Kind::Watcher { start_seq, .. }) => *start_seq,
-                _ => continue,
-            };
-            pass.push((id, seq));
+        for &id in &self.watchers.list_mut(which).order {
+            if let Some(Kind::Watcher { start_seq, .. }) = self.handles.get(id.0).map(|e| &e.kind) {
+                pass.push((id, *start_seq));
+            }
         }
         for &(id, seq) in &pass {
             // Stopped (or stopped and restarted) by an earlier callback of this pass.
@@ -148,8 +149,13 @@ impl Loop {
             if !current {
                 continue;
             }
-            self.watchers.list_mut(which).order.push_back(id);
+            let list = self.watchers.list_mut(which);
+            list.remove(id);
+            list.order.push_back(id);
             let Some(mut cb) = self.take_watcher_cb(id) else {
+                // Its callback panicked in an earlier pass and was dropped:
+                // stop it rather than keep an active handle that does nothing.
+                self.watcher_stop(id);
                 continue;
             };
             self.invoke(kind, label, |lp| cb(lp));

@@ -68,6 +68,7 @@ impl Loop {
             done: Box::new(move |lp: &mut Loop, result: JobResult| {
                 let result = match result {
                     Ok(value) => Ok(*value.downcast::<R>().expect("work returns its own type")),
+                    Err(p) if p.is::<Cancelled>() => Err(WorkError::Cancelled),
                     Err(panic) => Err(WorkError::Panicked(panic_message(&*panic))),
                 };
                 done(lp, result);
@@ -116,16 +117,8 @@ impl Loop {
             return;
         };
         self.active_reqs -= 1;
-        let result = match result {
-            Err(p) if p.is::<Cancelled>() => {
-                // A cancelled job: report it as such rather than as a panic.
-                self.invoke(CallbackKind::Work, "work", |lp| {
-                    (entry.done)(lp, Err(Box::new(Cancelled)))
-                });
-                return;
-            }
-            r => r,
-        };
+        // A cancelled job carries the `Cancelled` marker as its payload;
+        // `done` turns it into `WorkError::Cancelled`.
         self.invoke(CallbackKind::Work, "work", |lp| (entry.done)(lp, result));
     }
 }
@@ -134,9 +127,6 @@ impl Loop {
 struct Cancelled;
 
 fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
-    if p.is::<Cancelled>() {
-        return String::from("cancelled");
-    }
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())

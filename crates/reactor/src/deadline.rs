@@ -68,6 +68,12 @@ impl DeadlineQueue {
         self.heap.len()
     }
 
+    /// Stale entries counted and not yet dropped.
+    #[cfg(test)]
+    pub(crate) fn stale_count(&self) -> usize {
+        self.stale
+    }
+
     /// Whether the queue holds no entry at all.
     pub fn is_empty(&self) -> bool {
         self.heap.is_empty()

@@ -91,6 +91,8 @@ pub struct OpStats {
 struct Entry<T> {
     op: T,
     queued: bool,
+    /// Whether its deadline is still in the queue.
+    has_deadline: bool,
 }
 
 /// The accounting itself. See the module docs.
@@ -163,7 +165,11 @@ impl<T> PendingOps<T> {
     /// stays first come, first served.
     pub fn submit(&mut self, op: T, deadline: Option<u64>) -> (OpId, Admission) {
         let admit = self.in_flight < self.high_watermark && self.queued == 0;
-        let key = self.entries.insert(Entry { op, queued: !admit });
+        let key = self.entries.insert(Entry {
+            op,
+            queued: !admit,
+            has_deadline: deadline.is_some(),
+        });
         self.stats.submitted += 1;
         if admit {
             self.in_flight += 1;
@@ -238,6 +244,10 @@ impl<T> PendingOps<T> {
             .deadlines
             .pop_due(now, |key, _| entries.contains(Key::from_u64(key)))?;
         let id = OpId(Key::from_u64(due.key));
+        // Its deadline just left the queue: not a stale entry to count.
+        if let Some(e) = self.entries.get_mut(id.0) {
+            e.has_deadline = false;
+        }
         let entry = self.remove(id).expect("a live deadline names a live entry");
         self.stats.timed_out += 1;
         Some(Expired {
@@ -262,9 +272,13 @@ impl<T> PendingOps<T> {
         } else {
             self.in_flight -= 1;
         }
-        let entries = &self.entries;
-        self.deadlines
-            .note_cancelled(|key, _| entries.contains(Key::from_u64(key)));
+        // Only an entry whose deadline is still queued leaves a stale one
+        // behind; counting others would make the queue compact needlessly.
+        if entry.has_deadline {
+            let entries = &self.entries;
+            self.deadlines
+                .note_cancelled(|key, _| entries.contains(Key::from_u64(key)));
+        }
         Some(entry)
     }
 }
@@ -346,6 +360,27 @@ mod tests {
 
     fn id_payload(v: &[OpId]) -> usize {
         v.len()
+    }
+
+    /// Only an operation whose deadline is still queued leaves a stale entry:
+    /// completing one without a deadline, or expiring one (its deadline was
+    /// popped), must not inflate the count that drives compaction.
+    #[test]
+    fn stale_deadline_count_is_exact() {
+        let mut ops = PendingOps::new(100);
+        let (with, _) = ops.submit(0, Some(10));
+        let (other, _) = ops.submit(1, Some(20));
+        for i in 0..50 {
+            let (id, _) = ops.submit(i, None);
+            ops.complete(id);
+        }
+        assert_eq!(ops.deadlines.stale_count(), 0);
+        assert_eq!(ops.expire(10).map(|e| e.id), Some(with));
+        assert_eq!(ops.deadlines.stale_count(), 0);
+        ops.complete(other);
+        assert_eq!(ops.deadlines.stale_count(), 1);
+        assert!(ops.expire(100).is_none());
+        assert_eq!(ops.deadlines.stale_count(), 0);
     }
 
     #[test]

@@ -189,7 +189,8 @@ fn worker(shared: &Shared) {
 }
 
 /// Parses `EVENTIDE_THREADPOOL_SIZE` as libuv parses `UV_THREADPOOL_SIZE`:
-/// a number clamped to 1..=1024; absent or unparsable means the default.
+/// a number clamped to 1..=1024. Absent or unparsable means the default
+/// (unlike libuv, whose `atoi` reads an unparsable value as 0, so 1 thread).
 fn threads_from_env(value: Option<String>) -> usize {
     value
         .and_then(|v| v.trim().parse::<usize>().ok())
