@@ -78,7 +78,9 @@ impl Source<Bytes> for FileSource {
 
 fn issue_read(lp: &mut Loop, stream: Readable<Bytes>, shared: &Rc<ReadShared>, size: usize) {
     let offset = shared.offset.get();
-    let left = shared.end.map_or(u64::MAX, |end| (end + 1).saturating_sub(offset));
+    let left = shared
+        .end
+        .map_or(u64::MAX, |end| (end + 1).saturating_sub(offset));
     let want = usize::try_from(left).map_or(size, |l| l.min(size));
     if want == 0 {
         stream.push_eof(lp);
@@ -126,7 +128,11 @@ fn issue_read(lp: &mut Loop, stream: Readable<Bytes>, shared: &Rc<ReadShared>, s
 /// # std::fs::remove_file(&path)?;
 /// # Ok::<(), std::io::Error>(())
 /// ```
-pub fn read_stream(lp: &mut Loop, path: impl Into<PathBuf>, options: ReadOptions) -> Readable<Bytes> {
+pub fn read_stream(
+    lp: &mut Loop,
+    path: impl Into<PathBuf>,
+    options: ReadOptions,
+) -> Readable<Bytes> {
     let shared = Rc::new(ReadShared {
         file: OnceCell::new(),
         offset: Cell::new(options.start),
@@ -182,7 +188,12 @@ impl Sink<Bytes> for FileSink {
         true
     }
 
-    fn writev(&mut self, lp: &mut Loop, stream: Writable<Bytes>, chunks: Vec<Bytes>) -> WriteStatus {
+    fn writev(
+        &mut self,
+        lp: &mut Loop,
+        stream: Writable<Bytes>,
+        chunks: Vec<Bytes>,
+    ) -> WriteStatus {
         match self.shared.file.get() {
             Some(_) => issue_write(lp, stream, &self.shared, chunks),
             None => self.shared.waiting.set(Some(chunks)),
@@ -191,7 +202,12 @@ impl Sink<Bytes> for FileSink {
     }
 }
 
-fn issue_write(lp: &mut Loop, stream: Writable<Bytes>, shared: &Rc<WriteShared>, chunks: Vec<Bytes>) {
+fn issue_write(
+    lp: &mut Loop,
+    stream: Writable<Bytes>,
+    shared: &Rc<WriteShared>,
+    chunks: Vec<Bytes>,
+) {
     let file = Arc::clone(shared.file.get().expect("checked open"));
     let offset = shared.offset.get();
     let shared = Rc::clone(shared);
@@ -219,7 +235,11 @@ fn issue_write(lp: &mut Loop, stream: Writable<Bytes>, shared: &Rc<WriteShared>,
 /// `append`), written on the work pool.
 ///
 /// An open or write error destroys the stream with it.
-pub fn write_stream(lp: &mut Loop, path: impl Into<PathBuf>, options: WriteOptions) -> Writable<Bytes> {
+pub fn write_stream(
+    lp: &mut Loop,
+    path: impl Into<PathBuf>,
+    options: WriteOptions,
+) -> Writable<Bytes> {
     let shared = Rc::new(WriteShared {
         file: OnceCell::new(),
         offset: Cell::new(0),

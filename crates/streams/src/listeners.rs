@@ -24,6 +24,8 @@ struct Listener<A> {
 pub(crate) struct Listeners<A> {
     list: Vec<Listener<A>>,
     removed_while_emitting: Vec<u64>,
+    /// Emits in progress (nested when a listener causes the same event).
+    emitting: u32,
 }
 
 impl<A> Default for Listeners<A> {
@@ -31,6 +33,7 @@ impl<A> Default for Listeners<A> {
         Listeners {
             list: Vec::new(),
             removed_while_emitting: Vec::new(),
+            emitting: 0,
         }
     }
 }
@@ -61,13 +64,18 @@ impl<A> Listeners<A> {
         self.list.push(Listener { id, once, f });
     }
 
-    /// Removes a listener; returns whether it was here (or being emitted).
+    /// Removes a listener; returns whether it was here. While an emit is in
+    /// progress the id is also remembered, so that the taken-out listener is
+    /// dropped when the list is restored. (Only then: `off` tries every list
+    /// of a stream, and ids remembered outside an emit would pile up.)
     pub(crate) fn remove(&mut self, id: u64) -> bool {
         if let Some(i) = self.list.iter().position(|l| l.id == id) {
             self.list.remove(i);
             true
         } else {
-            self.removed_while_emitting.push(id);
+            if self.emitting > 0 {
+                self.removed_while_emitting.push(id);
+            }
             false
         }
     }
@@ -78,14 +86,23 @@ impl<A> Listeners<A> {
 
     /// Takes the listeners out for an emit.
     pub(crate) fn take(&mut self) -> Emitting<A> {
-        self.removed_while_emitting.clear();
+        // A nested emit must not forget removals made during the outer one.
+        if self.emitting == 0 {
+            self.removed_while_emitting.clear();
+        }
+        self.emitting += 1;
         Emitting(std::mem::take(&mut self.list))
     }
 
     /// Puts emitted listeners back in front of any added during the emit,
     /// dropping those removed during it.
     pub(crate) fn restore(&mut self, emitted: Emitting<A>) {
-        let removed = std::mem::take(&mut self.removed_while_emitting);
+        self.emitting = self.emitting.saturating_sub(1);
+        let removed = if self.emitting == 0 {
+            std::mem::take(&mut self.removed_while_emitting)
+        } else {
+            self.removed_while_emitting.clone()
+        };
         let mut kept: Vec<Listener<A>> = emitted
             .0
             .into_iter()

@@ -122,6 +122,19 @@ impl<R: Chunk, W> Stream<R, W> {
         if let Some(side) = table::read_side::<R>(lp, src_key) {
             side.pipes += 1;
         }
+        // As Node's `pipe`: wait for a destination that already needs a
+        // drain; otherwise flow, even if the source was paused (by an earlier
+        // `unpipe`, or explicitly), which `on_data` alone would not undo.
+        if dst.writable_need_drain(lp) {
+            if let Some(side) = table::read_side::<R>(lp, src_key)
+                && !side.await_drain.contains(&dst_key)
+            {
+                side.await_drain.push(dst_key);
+            }
+            self.pause(lp);
+        } else if self.readable_flowing(lp) != Some(true) {
+            self.resume(lp);
+        }
         pipe
     }
 

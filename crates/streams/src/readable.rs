@@ -143,7 +143,11 @@ pub(crate) fn push<R: Chunk>(lp: &mut Loop, key: Key, chunk: R) -> bool {
         return false;
     }
     after_push::<R>(lp, key);
-    table::read_side::<R>(lp, key).is_some_and(|s| s.state.length() < s.state.high_water_mark())
+    // After the chunk may have flowed on: Node's `length < hwm || length == 0`.
+    table::read_side::<R>(lp, key).is_some_and(|s| {
+        !s.state.is_ended()
+            && (s.state.length() < s.state.high_water_mark() || s.state.length() == 0)
+    })
 }
 
 fn push_eof<R: Chunk>(lp: &mut Loop, key: Key) {
@@ -213,8 +217,10 @@ pub(crate) fn flow<R: Chunk>(lp: &mut Loop, key: Key) {
         if side.state.flowing() != Some(true) || !call_source::<R>(lp, key) {
             break;
         }
-        // The source answers later: it will push and flow again.
-        if table::read_side::<R>(lp, key).is_none_or(|s| s.state.is_empty() && !s.state.end_due()) {
+        // The source answers later: it will push and flow again. A source
+        // that answered synchronously, even with an empty chunk (which is not
+        // buffered), is asked again: nothing else would ask it.
+        if table::read_side::<R>(lp, key).is_none_or(|s| s.state.is_reading()) {
             break;
         }
     }
@@ -222,8 +228,8 @@ pub(crate) fn flow<R: Chunk>(lp: &mut Loop, key: Key) {
         return;
     };
     side.flowing_now = false;
-    let more =
-        side.state.flowing() == Some(true) && (!side.state.is_empty() || side.state.end_due());
+    let more = side.state.flowing() == Some(true)
+        && (!side.state.is_empty() || side.state.end_due() || side.state.may_ask_source());
     if more {
         // Out of synchronous rounds: let the rest of the loop run first.
         lp.set_immediate(move |lp| flow::<R>(lp, key));
@@ -269,10 +275,17 @@ fn invoke_source<R: Chunk>(lp: &mut Loop, key: Key) {
     source.read(lp, Stream::from_key(key), size);
     if let Some(side) = table::read_side::<R>(lp, key) {
         side.in_source_read = false;
-        if side.source.is_none() && !side.state.is_destroyed() {
-            side.source = Some(source);
+        if !side.state.is_destroyed() {
+            if side.source.is_none() {
+                side.source = Some(source);
+            }
+            return;
         }
     }
+    // Destroyed from inside its own `read` (a push after EOF, a destroy by
+    // the source): `destroy` found no source to tell, so tell it now.
+    let err = table::entry(lp, key).and_then(|e| e.error.clone());
+    source.destroy(lp, Stream::from_key(key), err.as_ref());
 }
 
 fn read<R: Chunk>(lp: &mut Loop, key: Key, n: Option<usize>) -> Option<R> {
@@ -290,6 +303,13 @@ fn read<R: Chunk>(lp: &mut Loop, key: Key, n: Option<usize>) -> Option<R> {
             out.data = again.data;
             out.emit_readable |= again.emit_readable;
             out.emit_end |= again.emit_end;
+            // The second read may decide to ask the source again (the source's
+            // push cleared `reading`), and has then marked the side as
+            // reading: ask it, or no one ever will and the stream stalls.
+            // Node asks it from `maybeReadMore` on the next tick instead.
+            if again.call_source {
+                invoke_source::<R>(lp, key);
+            }
         }
     }
     if out.emit_readable {
@@ -319,6 +339,10 @@ fn schedule_readable<R: Chunk>(lp: &mut Loop, key: Key) {
         side.readable_scheduled = false;
         if side.state.has_readable() && !side.state.is_destroyed() {
             table::emit(lp, key, Event::Readable);
+        } else {
+            // The source answered with nothing to read (an empty chunk): ask
+            // it again, as Node's `maybeReadMore` does, or no one will.
+            call_source::<R>(lp, key);
         }
         // After `readable`, a stream with nothing to read and at its end ends.
         if let Some(side) = table::read_side::<R>(lp, key)

@@ -163,6 +163,10 @@ impl Transform<Bytes, Bytes> {
     /// framing error destroys the transform with
     /// [`StreamError::Codec`]; a truncated frame at the end is such an error.
     ///
+    /// An empty frame (a blank line, a zero-length message) is not emitted:
+    /// a byte stream carries no empty chunks (Node's rule), and frames keep
+    /// their boundaries only in flowing mode (`read(n)` joins them).
+    ///
     /// ```
     /// use bytes::Bytes;
     /// use eventide_loop_phases::{Loop, RunMode};

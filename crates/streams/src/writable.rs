@@ -162,7 +162,14 @@ pub(crate) fn pump<W: Chunk>(lp: &mut Loop, key: Key) {
             return;
         };
         side.pumping = false;
-        if side.sink.is_none() && !side.state.is_destroyed() {
+        if side.state.is_destroyed() {
+            // Destroyed from inside the sink's own call: `destroy` found no
+            // sink to tell, so tell it now.
+            let err = table::entry(lp, key).and_then(|e| e.error.clone());
+            sink.destroy(lp, stream, err.as_ref());
+            return;
+        }
+        if side.sink.is_none() {
             side.sink = Some(sink);
         }
         match status {

@@ -131,7 +131,11 @@ impl<T: Chunk> ReadableState<T> {
             return Err(PushAfterEof);
         }
         self.reading = false;
-        if !self.destroyed {
+        // An empty byte chunk is not buffered (Node's `readableAddChunk`): it
+        // would never be consumed by `read(n)`, would hold `end` back forever
+        // (`end_due` needs an empty buffer), and would flow as an empty `data`.
+        let empty_bytes = !T::OBJECT_MODE && chunk.weight() == 0;
+        if !self.destroyed && !empty_bytes {
             self.length += chunk.weight();
             self.peak_length = self.peak_length.max(self.length);
             self.buffer.push_back(chunk);
@@ -158,10 +162,22 @@ impl<T: Chunk> ReadableState<T> {
         !std::mem::replace(&mut self.end_emitted, true)
     }
 
-    /// Whether the source should be asked for more: below the mark, not
-    /// ended, not already reading. Marks the side as reading if so.
+    /// Whether the source may be asked for more now, without asking: not
+    /// ended, not already reading, and below the mark, or flowing with
+    /// nothing buffered (Node's `maybeReadMore` condition, which lets a
+    /// stream with a high-water mark of 0 flow one chunk at a time).
+    pub fn may_ask_source(&self) -> bool {
+        !self.ended
+            && !self.reading
+            && !self.destroyed
+            && (self.length < self.high_water_mark
+                || (self.flowing == Some(true) && self.length == 0))
+    }
+
+    /// Whether the source should be asked for more (see
+    /// [`ReadableState::may_ask_source`]). Marks the side as reading if so.
     pub fn wants_more(&mut self) -> bool {
-        if self.ended || self.reading || self.destroyed || self.length >= self.high_water_mark {
+        if !self.may_ask_source() {
             return false;
         }
         self.reading = true;

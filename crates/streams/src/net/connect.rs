@@ -9,7 +9,7 @@ use eventide_loop_phases::Loop;
 use eventide_reactor::slab::Key;
 
 use crate::net::socket::{
-    Io, Phase, Socket, SocketOptions, attach_io, new_socket, socket, time_out,
+    Io, Phase, Socket, SocketOptions, attach_io, detach_io, new_socket, socket, time_out,
 };
 
 impl Socket {
@@ -60,6 +60,21 @@ impl Socket {
         sock
     }
 
+    /// Connects to the first of `addrs` that accepts the connection, trying
+    /// them in order (what [`Socket::connect`] does with the addresses a name
+    /// resolves to). With no address, the socket is destroyed with a
+    /// `NotFound`-kind error; when all fail, with the last one's error.
+    pub fn connect_tcp_any(
+        lp: &mut Loop,
+        addrs: Vec<SocketAddr>,
+        options: SocketOptions,
+    ) -> Socket {
+        let sock = new_socket(lp, None, Phase::Connecting, &options);
+        arm_connect_timeout(lp, sock.key, &options);
+        start_tcp_any(lp, sock.key, addrs);
+        sock
+    }
+
     /// Connects to a Unix socket path.
     pub fn connect_unix(lp: &mut Loop, path: impl AsRef<Path>, options: SocketOptions) -> Socket {
         let sock = new_socket(lp, None, Phase::Connecting, &options);
@@ -94,20 +109,43 @@ fn start_tcp(lp: &mut Loop, key: Key, addr: SocketAddr) {
     }
 }
 
-/// Tries the resolved addresses in order until one starts connecting.
+/// Tries the resolved addresses in order until one starts connecting; the
+/// rest are kept for [`try_next_address`], since a non-blocking connect
+/// usually fails only later (a refused `::1` before a listening
+/// `127.0.0.1`).
 fn start_tcp_any(lp: &mut Loop, key: Key, addrs: Vec<SocketAddr>) {
     let mut last = None;
-    for addr in addrs {
+    let mut addrs = addrs.into_iter();
+    while let Some(addr) = addrs.next() {
         match mio::net::TcpStream::connect(addr) {
-            Ok(s) => return attach_io(lp, key, Io::Tcp(s)),
+            Ok(s) => {
+                if let Some(state) = socket(lp, key) {
+                    state.next_addrs = addrs.collect();
+                }
+                return attach_io(lp, key, Io::Tcp(s));
+            }
             Err(e) => last = Some(e),
         }
     }
     fail(
         lp,
         key,
-        last.unwrap_or_else(|| io::Error::from(io::ErrorKind::NotFound)),
+        last.unwrap_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no address to connect to")),
     );
+}
+
+/// A connect failed: try the next resolved address, or destroy the socket
+/// with the error if none is left.
+pub(crate) fn try_next_address(lp: &mut Loop, key: Key, e: io::Error) {
+    let rest = socket(lp, key)
+        .map(|s| std::mem::take(&mut s.next_addrs))
+        .unwrap_or_default();
+    if rest.is_empty() {
+        crate::stream::destroy(lp, key, Some(e.into()));
+        return;
+    }
+    detach_io(lp, key);
+    start_tcp_any(lp, key, rest);
 }
 
 /// Destroys the socket with a connect error, on the next tick as Node does.

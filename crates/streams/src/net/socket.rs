@@ -116,6 +116,10 @@ pub(crate) struct SocketState {
     pub(crate) phase: Phase,
     want_read: bool,
     read_ready: bool,
+    /// Inside `read` for this socket: the read loop goes on by itself.
+    in_read: bool,
+    /// A readable feed is queued: one is enough.
+    feed_queued: bool,
     eof: bool,
     unsent: VecDeque<Bytes>,
     write_in_flight: bool,
@@ -123,6 +127,9 @@ pub(crate) struct SocketState {
     idle_timeout: Option<Duration>,
     idle_timer: Option<Timer>,
     pub(crate) connect_timer: Option<Timer>,
+    /// Resolved addresses not tried yet: the next one is tried when a
+    /// connect fails (`localhost` is often `::1` then `127.0.0.1`).
+    pub(crate) next_addrs: Vec<std::net::SocketAddr>,
     on_timeout: Listeners<()>,
     on_connect: Listeners<()>,
     pub(crate) server: Option<Key>,
@@ -338,6 +345,8 @@ pub(crate) fn new_socket(
         phase,
         want_read: true,
         read_ready: false,
+        in_read: false,
+        feed_queued: false,
         eof: false,
         unsent: VecDeque::new(),
         write_in_flight: false,
@@ -345,6 +354,7 @@ pub(crate) fn new_socket(
         idle_timeout: options.idle_timeout,
         idle_timer: None,
         connect_timer: None,
+        next_addrs: Vec::new(),
         on_timeout: Listeners::default(),
         on_connect: Listeners::default(),
         server: None,
@@ -429,6 +439,8 @@ fn touch(lp: &mut Loop, key: Key) {
 
 fn on_ready(lp: &mut Loop, key: Key, r: Readiness) {
     let Some(s) = socket(lp, key) else { return };
+    // This may be the queued feed (or a real event that makes it redundant).
+    s.feed_queued = false;
     match s.phase {
         Phase::Resolving => {}
         Phase::Connecting => {
@@ -476,8 +488,22 @@ fn finish_connect(lp: &mut Loop, key: Key) {
             resume_after_connect(lp, key);
         }
         Err(e) if e.kind() == io::ErrorKind::NotConnected => {}
-        Err(e) => crate::stream::destroy(lp, key, Some(e.into())),
+        Err(e) => crate::net::connect::try_next_address(lp, key, e),
     }
+}
+
+/// Closes the OS object of a socket whose connect failed, keeping the
+/// stream, so that another address can be tried.
+pub(crate) fn detach_io(lp: &mut Loop, key: Key) {
+    let Some(s) = socket(lp, key) else { return };
+    let (watch, io) = (s.watch.take(), s.io.take());
+    s.read_ready = false;
+    s.feed_queued = false;
+    // Deregister while the descriptor is still open, then close it.
+    if let Some(w) = watch {
+        lp.close(w, None);
+    }
+    drop(io);
 }
 
 /// Applies options that need an open socket.
@@ -515,9 +541,24 @@ fn ignore_not_connected(e: io::Error) -> io::Result<()> {
     }
 }
 
-/// Reads while the consumer wants data, up to the per-event budget.
+/// Reads while the consumer wants data, up to the per-event budget. Marks
+/// the socket as reading meanwhile, so that a consumer asking for more from
+/// a `data` listener does not queue a feed (the loop reads on anyway).
 fn read(lp: &mut Loop, key: Key) {
     let stream = Stream::<Bytes, Bytes>::from_key(key);
+    let Some(s) = socket(lp, key) else { return };
+    if s.in_read {
+        return;
+    }
+    s.in_read = true;
+    read_budget(lp, key, stream);
+    if let Some(s) = socket(lp, key) {
+        s.in_read = false;
+    }
+}
+
+/// The read loop of [`read`].
+fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
     let mut buffer = ReadBuffer::take(lp);
     let mut budget_left = false;
     for _ in 0..READS_PER_EVENT {
@@ -563,15 +604,40 @@ fn read(lp: &mut Loop, key: Key) {
         }
     }
     buffer.put(lp);
-    // Out of budget with data still there: come back next iteration.
+    // Out of budget with data still there: come back next iteration. Not in
+    // this one: a feed queued now would run in the pending passes right after
+    // this poll (up to 8 of them), handing this socket several budgets per
+    // iteration. From the check phase it lands in the next iteration's
+    // pending phase, one budget per iteration, as libuv's level-triggered
+    // poll would give.
     if budget_left
         && let Some(s) = socket(lp, key)
         && s.want_read
         && s.read_ready
-        && let Some(w) = s.watch
+        && !s.feed_queued
     {
-        lp.io_feed(w, Readiness::READABLE);
+        s.feed_queued = true;
+        lp.set_immediate(move |lp| {
+            if let Some(s) = socket(lp, key) {
+                s.feed_queued = false;
+            }
+            feed_readable(lp, key);
+        });
     }
+}
+
+/// Has the loop deliver readability again in its next pending phase (edge
+/// triggering reports no new edge for data already there), at most once at
+/// a time: each queued feed reads up to the budget, and a feed per pushed
+/// chunk would multiply (32 feeds queueing 32 each) and starve the loop.
+fn feed_readable(lp: &mut Loop, key: Key) {
+    let Some(s) = socket(lp, key) else { return };
+    if s.feed_queued || s.phase != Phase::Open {
+        return;
+    }
+    let Some(w) = s.watch else { return };
+    s.feed_queued = true;
+    lp.io_feed(w, Readiness::READABLE);
 }
 
 /// Writes as much of the unsent queue as the kernel takes.
@@ -633,15 +699,14 @@ impl Source<Bytes> for SocketSource {
         let key = stream.key;
         let Some(s) = socket(lp, key) else { return };
         s.want_read = true;
-        let (ready, open, watch) = (s.read_ready, s.phase == Phase::Open, s.watch);
+        // Asked from inside our own read loop (a consumer took the chunk we
+        // pushed): that loop goes on reading by itself.
+        let feed = s.read_ready && !s.in_read;
         update_active(lp, key);
         // Edge-triggered: data that arrived while we were full raised no new
         // event, so look again in the next pending phase.
-        if ready
-            && open
-            && let Some(w) = watch
-        {
-            lp.io_feed(w, Readiness::READABLE);
+        if feed {
+            feed_readable(lp, key);
         }
     }
 
