@@ -79,6 +79,8 @@ pub struct Loop {
     pub(crate) closing: Vec<(AnyHandle, Option<Task>)>,
     /// The current poll batch; `event_next` is the next one to deliver.
     pub(crate) events: Vec<Event>,
+    /// Readiness re-delivered by `io_feed` in the next poll phase.
+    pub(crate) feeds: Vec<Event>,
     pub(crate) event_next: usize,
     /// Async handles signaled and not yet run.
     pub(crate) signaled: VecDeque<u64>,
@@ -154,6 +156,7 @@ impl Loop {
             draining: false,
             closing: Vec::new(),
             events: Vec::with_capacity(1024),
+            feeds: Vec::new(),
             event_next: 0,
             signaled: VecDeque::new(),
             signaled_scratch: Vec::new(),
@@ -573,7 +576,8 @@ impl Loop {
     // ----- observability ------------------------------------------------------------
 
     /// Installs (or, with `None`, removes) the trace hook. It is called for
-    /// every phase entry and exit, every poll, and every callback.
+    /// every phase entry and exit, every poll, and every callback. Returns
+    /// the hook it replaces, so that a new hook can chain to an earlier one.
     ///
     /// ```
     /// use eventide_loop_phases::{Loop, RunMode, TraceEvent};
@@ -593,8 +597,8 @@ impl Loop {
     /// lp.run(RunMode::Default);
     /// assert_eq!(*seen.borrow(), ["timers:timeout", "check:immediate"]);
     /// ```
-    pub fn set_trace_hook(&mut self, hook: Option<TraceHook>) {
-        self.trace = hook;
+    pub fn set_trace_hook(&mut self, hook: Option<TraceHook>) -> Option<TraceHook> {
+        std::mem::replace(&mut self.trace, hook)
     }
 
     /// Whether a trace hook is installed.

@@ -4,7 +4,8 @@
 //! Readiness is edge-triggered, as mio's: after an event, read or write until
 //! the operation returns `WouldBlock`. A callback that stops early to be fair
 //! to other descriptors (a read budget) calls [`Loop::io_feed`] to have the
-//! readiness delivered again in the next pending phase (libuv's `uv__io_feed`).
+//! readiness delivered again in the next poll phase, as a level-triggered
+//! poller would report data left unread (libuv's `uv__io_feed`).
 
 use std::io;
 
@@ -13,7 +14,6 @@ use eventide_reactor::{Interest, Readiness, Source, WatcherId};
 
 use crate::event_loop::Loop;
 use crate::handle::{ACTIVE, CLOSING, HandleEntry, HandleId, IoCb, IoWatch, Kind, REFERENCED};
-use crate::pending::Pending;
 use crate::trace::CallbackKind;
 
 impl Loop {
@@ -159,12 +159,26 @@ impl Loop {
         self.io_watcher(watch).ok().map(|(_, fd)| fd)
     }
 
-    /// Delivers `readiness` to the watch's callback again in the next pending
-    /// phase (libuv's `uv__io_feed`). For callbacks that stop before
-    /// `WouldBlock` to stay fair: edge-triggered readiness would not be
-    /// reported again by the OS.
+    /// Delivers `readiness` to the watch's callback again in the next poll
+    /// phase, with the events the OS reports then (libuv's `uv__io_feed`).
+    /// For callbacks that stop before `WouldBlock` to be fair to others:
+    /// edge-triggered readiness is not reported again for data already
+    /// there. While a feed waits, the poll does not block. A watch that is
+    /// closed or stopped before then gets nothing.
     pub fn io_feed(&mut self, watch: IoWatch, readiness: Readiness) {
-        self.pending.push_back(Pending::Feed { watch, readiness });
+        if let Some(HandleEntry {
+            kind: Kind::Io {
+                watcher: Some(w), ..
+            },
+            flags,
+            ..
+        }) = self.handle(watch.0)
+            && flags & CLOSING == 0
+        {
+            let watcher = *w;
+            self.feeds
+                .push(eventide_reactor::Event { watcher, readiness });
+        }
     }
 
     /// Replaces the watch's callback.

@@ -34,6 +34,7 @@
 //! | loop watchers | [`Loop::idle_start`], [`Loop::prepare_start`], [`Loop::check_start`] | `uv_idle_t`, ... | |
 //! | I/O | [`Loop::io_start`], [`Loop::poll_fd`] | `uv_poll_t` | |
 //! | threads | [`Loop::async_init`], [`Loop::spawn_blocking`] | `uv_async_t`, `uv_queue_work` | |
+//! | signals | [`Loop::signal_start`] | `uv_signal_t` | `process.on('SIGINT')` |
 //! | backpressure on the OS | [`Loop::submit_op`] | | |
 //! | liveness | [`Loop::ref_handle`], [`Loop::unref_handle`], [`Loop::close`] | `uv_ref`, `uv_close` | `ref()`, `unref()` |
 //! | observability | [`Loop::set_trace_hook`], [`Loop::metrics`] | `uv_metrics_info` | `eventLoopUtilization` |
@@ -76,6 +77,7 @@ pub mod metrics;
 mod ops;
 mod pending;
 mod run;
+mod signal;
 pub mod timers;
 pub mod trace;
 mod watchers;
@@ -91,5 +93,6 @@ pub use handle::{
 pub use metrics::{Metrics, TimerLag};
 pub use ops::OpsSnapshot;
 pub use run::RunMode;
+pub use signal::SignalHandle;
 pub use trace::{CallbackKind, Phase, TraceEvent, TraceHook, TraceRecord};
 pub use work::{Work, WorkError};

@@ -1,29 +1,22 @@
 //! The pending phase: callbacks deferred out of the poll phase.
 //!
-//! Work-pool completions, readiness re-delivered with `io_feed`, operations
+//! Work-pool completions, operations
 //! admitted from the backlog, and tasks queued with `queue_pending` wait here.
 //! The phase runs the queue as it was when the phase began; anything queued
 //! while it runs waits for the next pass. libuv also runs this phase (up to 8
 //! passes) right after polling, so work completions run in the same iteration
 //! as the poll that noticed them.
 
+use eventide_reactor::JobResult;
 use eventide_reactor::pending::OpId;
-use eventide_reactor::{JobResult, Readiness};
 
 use crate::event_loop::Loop;
-use crate::handle::{IoWatch, Task};
+use crate::handle::Task;
 use crate::trace::CallbackKind;
 
 pub(crate) enum Pending {
     Task(Task),
-    Work {
-        key: u64,
-        result: JobResult,
-    },
-    Feed {
-        watch: IoWatch,
-        readiness: Readiness,
-    },
+    Work { key: u64, result: JobResult },
     OpStart(OpId),
 }
 
@@ -39,7 +32,6 @@ impl Loop {
             match p {
                 Pending::Task(t) => self.invoke(CallbackKind::Pending, "pending", t),
                 Pending::Work { key, result } => self.finish_work(key, result),
-                Pending::Feed { watch, readiness } => self.dispatch_io(watch.0, readiness),
                 Pending::OpStart(id) => self.start_op(id),
             }
         }

@@ -132,6 +132,7 @@ impl Loop {
         let must_not_block = self.stop_flag
             || (self.active_refs == 0 && self.active_reqs == 0)
             || !self.pending.is_empty()
+            || !self.feeds.is_empty()
             || self.watchers.has_idle()
             || self.has_ref_immediates()
             || !self.closing.is_empty();
@@ -167,6 +168,9 @@ impl Loop {
             Ok(p) => p,
             Err(e) => panic!("the OS poller failed, the loop cannot continue: {e}"),
         };
+        // Readiness fed back by callbacks of earlier iterations joins the
+        // batch; feeds queued by this batch's callbacks wait for the next one.
+        self.events.append(&mut self.feeds);
         let blocked = if timeout == Some(0) {
             Duration::ZERO
         } else {

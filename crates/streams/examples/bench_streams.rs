@@ -179,7 +179,9 @@ fn pipe() -> Result<(), String> {
     );
     bench("pipe", "peak_buffered", peak as f64 / 1024.0, "KiB", false);
     bench("pipe", "peak_rss", mib(peak_rss()?), "MiB", false);
-    println!("NOTE pipe 1 GiB, 64 KiB chunks, Readable -> PassThrough -> discarding Writable, hwm 64 KiB");
+    println!(
+        "NOTE pipe 1 GiB, 64 KiB chunks, Readable -> PassThrough -> discarding Writable, hwm 64 KiB"
+    );
     if !peak_reset {
         println!("NOTE pipe peak_rss is the process peak (could not reset VmHWM)");
     }
@@ -235,7 +237,13 @@ fn slow_consumer() -> Result<(), String> {
         "MiB",
         false,
     );
-    bench("slow-consumer", "wall", took.as_secs_f64() * 1e3, "ms", false);
+    bench(
+        "slow-consumer",
+        "wall",
+        took.as_secs_f64() * 1e3,
+        "ms",
+        false,
+    );
     println!(
         "NOTE slow-consumer 32 MiB in 512 fresh 64 KiB chunks into a Writable taking 1 ms (a timer) per chunk"
     );
@@ -272,9 +280,7 @@ fn echo_server(port: u16) -> Result<(), String> {
         conn.pipe(lp, conn.stream());
     })
     .map_err(|e| format!("listening on {addr}: {e}"))?;
-    let addr = server
-        .local_addr(&lp)
-        .ok_or("the server has no address")?;
+    let addr = server.local_addr(&lp).ok_or("the server has no address")?;
     println!("listening on {addr}");
     std::io::stdout().flush().map_err(|e| e.to_string())?;
     lp.run(RunMode::Default);

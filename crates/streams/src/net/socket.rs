@@ -604,29 +604,15 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
         }
     }
     buffer.put(lp);
-    // Out of budget with data still there: come back next iteration. Not in
-    // this one: a feed queued now would run in the pending passes right after
-    // this poll (up to 8 of them), handing this socket several budgets per
-    // iteration. From the check phase it lands in the next iteration's
-    // pending phase, one budget per iteration, as libuv's level-triggered
-    // poll would give.
-    if budget_left
-        && let Some(s) = socket(lp, key)
-        && s.want_read
-        && s.read_ready
-        && !s.feed_queued
-    {
-        s.feed_queued = true;
-        lp.set_immediate(move |lp| {
-            if let Some(s) = socket(lp, key) {
-                s.feed_queued = false;
-            }
-            feed_readable(lp, key);
-        });
+    // Out of budget with data still there: the loop delivers readability
+    // again in its next poll phase, one budget per iteration, as a
+    // level-triggered poller would.
+    if budget_left && socket(lp, key).is_some_and(|s| s.want_read && s.read_ready) {
+        feed_readable(lp, key);
     }
 }
 
-/// Has the loop deliver readability again in its next pending phase (edge
+/// Has the loop deliver readability again in its next poll phase (edge
 /// triggering reports no new edge for data already there), at most once at
 /// a time: each queued feed reads up to the budget, and a feed per pushed
 /// chunk would multiply (32 feeds queueing 32 each) and starve the loop.
@@ -704,7 +690,7 @@ impl Source<Bytes> for SocketSource {
         let feed = s.read_ready && !s.in_read;
         update_active(lp, key);
         // Edge-triggered: data that arrived while we were full raised no new
-        // event, so look again in the next pending phase.
+        // event, so look again in the next poll phase.
         if feed {
             feed_readable(lp, key);
         }
