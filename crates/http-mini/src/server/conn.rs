@@ -29,9 +29,22 @@ enum Deadline {
     Idle,
     /// A request began; its head is not complete.
     Headers,
-    /// The head is complete; its body is not.
+    /// The head is complete; its body, if any, is not.
     Request,
+    /// The connection is closing: waiting for the client's FIN after the
+    /// last response ([`LINGER`]) or, after an error, for the responses
+    /// before the error response ([`ERROR_GRACE`]); then it is destroyed.
+    Closing,
 }
+
+/// How long a closing connection waits for the client's FIN after sending
+/// its own (a lingering close, as Apache's): the socket is released when the
+/// client closes, or after this long if it never does.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// After an error or a timeout, how long the responses in flight before the
+/// error response may take before the connection is cut off.
+const ERROR_GRACE: Duration = Duration::from_secs(5);
 
 /// The body of one request, as it arrives.
 #[derive(Default)]
@@ -79,6 +92,9 @@ pub(crate) struct Conn {
     client_ended: bool,
     timer: Option<Timer>,
     deadline: Deadline,
+    /// When the current request's first byte arrived (`lp.now()`), so the
+    /// request timeout counts from there, not from the end of the head.
+    request_started: Duration,
     pub(crate) options: ServerOptionsRef,
 }
 
@@ -146,6 +162,7 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
         client_ended: false,
         timer: None,
         deadline: Deadline::Idle,
+        request_started: Duration::ZERO,
         options,
     });
     connection_opened(lp, server);
@@ -159,7 +176,9 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
 
 fn on_data(lp: &mut Loop, ck: Key, chunk: Bytes) {
     let Some(c) = conn(lp, ck) else { return };
-    if c.deadline == Deadline::Idle && c.slots.is_empty() && c.receiving.is_none() {
+    // (Not when closing: what arrives then is discarded, never timed.)
+    if c.deadline == Deadline::Idle && !c.close_after && c.slots.is_empty() && c.receiving.is_none()
+    {
         begin_request_timing(lp, ck);
     }
     let Some(c) = conn(lp, ck) else { return };
@@ -178,6 +197,7 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     let socket = c.socket;
     // Responses finished during this pass leave in one vectored write.
     socket.cork(lp);
+    let mut input_ended = false;
     loop {
         let Some(c) = conn(lp, ck) else { return };
         if c.body_full || c.too_many_in_flight {
@@ -197,7 +217,10 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
             break;
         }
         match c.parser.next_event(&mut c.inbuf) {
-            Ok(None) => break,
+            Ok(None) => {
+                input_ended = c.client_ended;
+                break;
+            }
             Ok(Some(Event::Head(head))) => on_head(lp, ck, head),
             Ok(Some(Event::Data(data))) => on_body_data(lp, ck, data),
             Ok(Some(Event::End { .. })) => on_body_end(lp, ck),
@@ -215,9 +238,13 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
             c.inbuf = BytesMut::new();
         }
     }
+    if input_ended {
+        client_input_done(lp, ck);
+    }
 }
 
 fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
+    let now = lp.now();
     let Some(c) = conn(lp, ck) else { return };
     let seq = c.next_seq;
     c.next_seq += 1;
@@ -226,7 +253,9 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
     let server = c.server;
     let closing_server = http(lp).servers.get(server).is_none_or(|s| s.closing);
     let Some(c) = conn(lp, ck) else { return };
-    let keep_alive = head.keep_alive && !last_allowed && !closing_server && !c.client_ended;
+    // (A client that sent its FIN may have pipelined this request before it:
+    // it is answered, and the connection closes once the input is done.)
+    let keep_alive = head.keep_alive && !last_allowed && !closing_server;
     if !keep_alive {
         c.close_after = true;
     }
@@ -248,13 +277,23 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
     });
     if present {
         c.receiving = Some(seq);
-        if c.deadline == Deadline::Headers {
-            c.deadline = Deadline::Request;
-            let t = c.options.request_timeout;
-            arm(lp, ck, Deadline::Request, t);
-        }
+        // The body is timed from the request's first byte if the head was
+        // being timed, else (a request pipelined behind others, whose head
+        // was not) from now. Either way every body is timed.
+        let started = if c.deadline == Deadline::Headers {
+            c.request_started
+        } else {
+            now
+        };
+        let spent = now.saturating_sub(started);
+        let t = c.options.request_timeout.map(|t| t.saturating_sub(spent));
+        arm(lp, ck, Deadline::Request, t);
     } else {
         disarm(lp, ck);
+        // Past the head: no stale `Headers` may time a later request.
+        if let Some(c) = conn(lp, ck) {
+            c.deadline = Deadline::Request;
+        }
     }
     if let Some(s) = http(lp).servers.get_mut(server) {
         s.stats.requests += 1;
@@ -324,23 +363,59 @@ fn after_request_done(lp: &mut Loop, ck: Key) {
 /// it, and read nothing more from this connection.
 fn reject(lp: &mut Loop, ck: Key, e: ParseError) {
     let Some(c) = conn(lp, ck) else { return };
-    c.close_after = true;
-    c.inbuf = BytesMut::new();
     let server = c.server;
-    let socket = c.socket;
-    let receiving = c.receiving.take();
     if let Some(s) = http(lp).servers.get_mut(server) {
         s.stats.rejected += 1;
     }
+    fail(
+        lp,
+        ck,
+        e.status(),
+        &e.to_string(),
+        StreamError::other(e.to_string()),
+    );
+}
+
+/// The request being read failed (malformed, over a limit, or too slow):
+/// stop reading, answer `status`, and close once the responses are out.
+///
+/// An error inside a request's body belongs to that request: the server
+/// answers in the handler's place if its response has not started, and
+/// sends nothing more if it has (a second response to one request would be
+/// read by the client as the answer to a request it never sent). An error
+/// in a head gets a response of its own, after those before it.
+fn fail(lp: &mut Loop, ck: Key, status: u16, message: &str, body_error: StreamError) {
+    let Some(c) = conn(lp, ck) else { return };
+    c.close_after = true;
+    c.inbuf = BytesMut::new();
+    c.discard_budget = None;
+    let socket = c.socket;
+    let receiving = c.receiving.take();
+    socket.pause(lp);
+    // If the responses in flight never finish, do not wait for them forever
+    // (closing normally replaces this deadline with the linger one).
+    arm(lp, ck, Deadline::Closing, Some(ERROR_GRACE));
     // A body that was streaming to the handler ends with the error.
     if let Some(seq) = receiving
         && let Some(stream) = slot(lp, ck, seq).and_then(|s| s.body.stream)
     {
-        stream.destroy(lp, Some(StreamError::other(e.to_string())));
+        stream.destroy(lp, Some(body_error));
     }
-    socket.pause(lp);
-    disarm(lp, ck);
-    error_response(lp, ck, e.status(), &e.to_string());
+    match receiving {
+        None => error_response(lp, ck, status, message),
+        Some(seq) => match slot(lp, ck, seq) {
+            Some(s) if !s.res.head_sent && !s.res.ended => {
+                if let Some(w) = s.res.take_over() {
+                    w.destroy(lp, None);
+                }
+                answer_error(lp, Response::new(ck, seq), status, message);
+            }
+            // Its response has begun: the connection closes after it.
+            Some(s) => s.res.close = true,
+            // Already answered; the rest of the body was being discarded.
+            None => maybe_idle(lp, ck),
+        },
+    }
 }
 
 /// Queues a server-made error response that closes the connection.
@@ -355,7 +430,10 @@ fn error_response(lp: &mut Loop, ck: Key, status: u16, message: &str) {
         held: Vec::new(),
         held_len: 0,
     });
-    let res = Response::new(ck, seq);
+    answer_error(lp, Response::new(ck, seq), status, message);
+}
+
+fn answer_error(lp: &mut Loop, res: Response, status: u16, message: &str) {
     res.set_status(lp, status);
     let _ = res.set_header(lp, "Content-Type", "text/plain; charset=utf-8");
     res.end(lp, Some(Bytes::from(format!("{message}\n"))));
@@ -468,20 +546,43 @@ fn maybe_idle(lp: &mut Loop, ck: Key) {
     if !c.slots.is_empty() || c.receiving.is_some() {
         return;
     }
-    if c.close_after || c.client_ended {
+    // After the client's FIN, requests it sent before may still wait in
+    // `inbuf` (or in the pass of `process` running now): close only once
+    // they are parsed.
+    let input_left = c.processing || !c.inbuf.is_empty();
+    if c.close_after || (c.client_ended && !input_left) {
         let socket = c.socket;
-        disarm(lp, ck);
+        let client_ended = c.client_ended;
+        // Reading may have paused for a body or for a rejection; nothing
+        // after this point is parsed, so it can go on.
+        c.body_full = false;
+        c.too_many_in_flight = false;
         socket.end(lp, None);
+        if client_ended {
+            disarm(lp, ck);
+        } else {
+            // Lingering close: the socket (allowing half-open) is released
+            // only once the client's FIN is read, so read on, discarding, and
+            // cut off a client that never closes. Reading also keeps unread
+            // bytes from turning the close into a reset, which could destroy
+            // the last response before the client reads it.
+            socket.resume(lp);
+            arm(lp, ck, Deadline::Closing, Some(LINGER));
+        }
         return;
     }
     if c.inbuf.is_empty() {
-        c.deadline = Deadline::Idle;
         let t = c.options.keep_alive_timeout;
         arm(lp, ck, Deadline::Idle, t);
-    } else if !c.processing {
-        // Pipelined bytes are already here.
+    } else {
+        // Pipelined bytes are already here: the next request begins now, and
+        // is timed even if they are only part of its head (a pass of
+        // `process` running now would otherwise leave it untimed).
+        let processing = c.processing;
         begin_request_timing(lp, ck);
-        process(lp, ck);
+        if !processing {
+            process(lp, ck);
+        }
     }
 }
 
@@ -533,8 +634,21 @@ fn on_drain(lp: &mut Loop, ck: Key) {
 fn on_client_end(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
     c.client_ended = true;
-    if c.parser.eof().is_err() && (c.receiving.is_some() || !c.inbuf.is_empty()) {
-        // Ended in the middle of a request: nothing can answer it.
+    // Requests that arrived before the FIN may not be parsed yet (parsing
+    // pauses for backpressure and for `max_pipelined`): they are still
+    // answered. The end is judged in `process`, once everything before it
+    // was parsed (telling the parser earlier would make it drop them).
+    process(lp, ck);
+    maybe_idle(lp, ck);
+}
+
+/// The client ended and every byte it sent was parsed: no request follows,
+/// and one cut short cannot be answered.
+fn client_input_done(lp: &mut Loop, ck: Key) {
+    let Some(c) = conn(lp, ck) else { return };
+    c.close_after = true;
+    if c.parser.eof().is_err() {
+        // Ended in the middle of a request.
         if let Some(seq) = c.receiving
             && let Some(stream) = slot(lp, ck, seq).and_then(|s| s.body.stream)
         {
@@ -543,7 +657,6 @@ fn on_client_end(lp: &mut Loop, ck: Key) {
         if let Some(c) = conn(lp, ck) {
             c.receiving = None;
             c.discard_budget = None;
-            c.close_after = true;
         }
     }
     maybe_idle(lp, ck);
@@ -582,35 +695,38 @@ fn close_now(lp: &mut Loop, ck: Key) {
 pub(crate) fn shut_down(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
     c.close_after = true;
-    let idle = c.slots.is_empty() && c.receiving.is_none();
-    if idle {
-        let socket = c.socket;
-        disarm(lp, ck);
-        socket.end(lp, None);
-    } else {
-        for s in c.slots.iter_mut() {
-            s.res.close = true;
-        }
+    for s in c.slots.iter_mut() {
+        s.res.close = true;
     }
+    // An idle one closes now (as any connection that is done).
+    maybe_idle(lp, ck);
 }
 
 /// A request began: the headers deadline starts now.
 fn begin_request_timing(lp: &mut Loop, ck: Key) {
+    let now = lp.now();
     let Some(c) = conn(lp, ck) else { return };
     c.deadline = Deadline::Headers;
-    let t = c.options.headers_timeout.or(c.options.request_timeout);
+    c.request_started = now;
+    // The head must also arrive within the whole request's time.
+    let t = match (c.options.headers_timeout, c.options.request_timeout) {
+        (Some(h), Some(r)) => Some(h.min(r)),
+        (h, r) => h.or(r),
+    };
     arm(lp, ck, Deadline::Headers, t);
 }
 
 fn arm(lp: &mut Loop, ck: Key, deadline: Deadline, after: Option<Duration>) {
     disarm(lp, ck);
+    if let Some(c) = conn(lp, ck) {
+        c.deadline = deadline; // even untimed, so it is never stale
+    }
     let Some(after) = after else { return };
     let t = lp.set_timeout(after, move |lp| on_deadline(lp, ck, deadline));
     // Deadlines never keep the loop alive by themselves; the socket does.
     lp.unref_handle(t);
     if let Some(c) = conn(lp, ck) {
         c.timer = Some(t);
-        c.deadline = deadline;
     }
 }
 
@@ -631,29 +747,18 @@ fn on_deadline(lp: &mut Loop, ck: Key, deadline: Deadline) {
             }
             close_now(lp, ck);
         }
+        Deadline::Closing => close_now(lp, ck),
         Deadline::Headers | Deadline::Request => {
             if let Some(s) = http(lp).servers.get_mut(server) {
                 s.stats.timeouts += 1;
             }
-            let Some(c) = conn(lp, ck) else { return };
-            c.close_after = true;
-            c.inbuf = BytesMut::new();
-            let socket = c.socket;
-            let receiving = c.receiving.take();
-            c.discard_budget = None;
-            socket.pause(lp);
-            if let Some(seq) = receiving
-                && let Some(stream) = slot(lp, ck, seq).and_then(|s| s.body.stream)
-            {
-                stream.destroy(lp, Some(StreamError::TimedOut("request")));
-            }
-            error_response(lp, ck, 408, "Request Timeout");
-            // If earlier responses never finish, do not wait for them.
-            let t = lp.set_timeout(Duration::from_secs(5), move |lp| close_now(lp, ck));
-            lp.unref_handle(t);
-            if let Some(c) = conn(lp, ck) {
-                c.timer = Some(t);
-            }
+            fail(
+                lp,
+                ck,
+                408,
+                "Request Timeout",
+                StreamError::TimedOut("request"),
+            );
         }
     }
 }

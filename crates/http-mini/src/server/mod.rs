@@ -18,6 +18,8 @@
 //! | headers timeout | 60 s (Node) | 408 and close |
 //! | request timeout | 300 s (Node) | 408 and close |
 //! | keep-alive idle timeout | 5 s (Node) | close |
+//! | closing connection waiting for the client's FIN | 2 s | destroy |
+//! | responses before an error response, after the error | 5 s | destroy |
 //! | requests per connection | unlimited (Node) | `Connection: close` |
 //! | connections | unlimited | stop accepting until one closes |
 //!

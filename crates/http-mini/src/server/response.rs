@@ -78,6 +78,18 @@ impl ResState {
         }
     }
 
+    /// The server answers in the handler's place (its request turned out
+    /// malformed or too slow before the handler responded): what the handler
+    /// set is dropped; the handler's later calls do nothing, as the response
+    /// is then ended. Returns the response writable, if any, to destroy.
+    pub(crate) fn take_over(&mut self) -> Option<Writable<Bytes>> {
+        self.writable_waiting = false;
+        self.status = 200;
+        self.headers = Headers::new();
+        self.close = true;
+        self.writable.take()
+    }
+
     /// The connection closed before the response finished.
     pub(crate) fn closed(self, lp: &mut Loop) {
         if let Some(w) = self.writable {
@@ -284,7 +296,17 @@ impl Response {
     /// Decides the framing and writes the head (and `body`, when small).
     fn send_head(self, lp: &mut Loop, known_len: Option<u64>, body: Option<Bytes>) {
         let date = date(lp);
-        let Some(r) = self.state(lp) else { return };
+        let Some(s) = slot(lp, self.conn, self.seq) else {
+            return;
+        };
+        // A final response to a client still waiting for `100 Continue`:
+        // whether the body follows is the client's choice, so the connection
+        // cannot carry another request; say so (RFC 9110 §10.1.1).
+        let b = &s.body;
+        if b.expect_continue && !b.continue_sent && !b.ended {
+            s.res.close = true;
+        }
+        let r = &mut s.res;
         r.head_sent = true;
         let declared = r.headers.remove("content-length");
         let declared =
