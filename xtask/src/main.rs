@@ -4,12 +4,14 @@
 //! cargo xtask demo [NAME | --list]   run the demo tour, one demo, or list them
 //! cargo xtask ci                     fmt check, clippy -D warnings, every test, docs
 //! cargo xtask bench [NAME] [--json FILE]   benchmarks with peers side by side
+//! cargo xtask fuzz TARGET --seconds N      one fuzz target (cargo fuzz)
 //! ```
 
 use std::process::ExitCode;
 
 mod bench;
 mod ci;
+mod fuzz;
 mod cmd;
 mod demo;
 
@@ -20,6 +22,7 @@ tasks:
   demo [NAME | --list]        run every demo in turn, one demo by name, or list them
   ci                          what CI runs: fmt check, clippy -D warnings, all tests, docs
   bench [NAME] [--json FILE]  run benchmarks (loop, streams, http) and print a table
+  fuzz TARGET [--seconds N]   run a libFuzzer target of fuzz/ (installs cargo-fuzz); --list
 ";
 
 fn main() -> ExitCode {
@@ -35,6 +38,7 @@ fn main() -> ExitCode {
         "demo" => demo::run(rest),
         "ci" => ci::run(rest),
         "bench" => bench::run(rest),
+        "fuzz" => fuzz::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())

@@ -439,6 +439,29 @@ fn answer_error(lp: &mut Loop, res: Response, status: u16, message: &str) {
     res.end(lp, Some(Bytes::from(format!("{message}\n"))));
 }
 
+/// The handler of request `seq` panicked. That exchange cannot be trusted:
+/// answer 500 if nothing was sent yet, else cut the response off; either way
+/// the connection closes after it. Other connections are not touched.
+pub(crate) fn handler_panicked(lp: &mut Loop, ck: Key, seq: u64) {
+    let Some(c) = conn(lp, ck) else { return };
+    c.close_after = true;
+    match slot(lp, ck, seq) {
+        Some(s) if !s.res.head_sent && !s.res.ended => {
+            if let Some(w) = s.res.take_over() {
+                w.destroy(lp, None);
+            }
+            answer_error(
+                lp,
+                Response::new(ck, seq),
+                500,
+                "Internal Server Error (the request handler panicked)",
+            );
+        }
+        Some(s) if !s.res.ended => close_now(lp, ck),
+        _ => maybe_idle(lp, ck),
+    }
+}
+
 /// Output of response `seq`: straight to the socket if it is the front
 /// response, else held until the ones before it are done. Returns whether
 /// more may be written (Node's `write` result).

@@ -27,6 +27,16 @@
 //! `Connection: close`, after the responses to the requests before it; nothing
 //! after it on that connection is read as a request. Every other connection
 //! goes on.
+//!
+//! # Panics
+//!
+//! A handler that panics gets its exchange answered with `500` (or, if its
+//! response had started, cut off) and its connection closed after it; the
+//! server keeps the handler for the next request. The panic itself then
+//! reaches the caller of [`Loop::run`](eventide_loop_phases::Loop::run), as
+//! every callback panic does, with the loop consistent: the program decides
+//! whether to log it and run the loop again (every other connection goes on)
+//! or to exit.
 
 mod conn;
 mod request;
@@ -336,10 +346,19 @@ pub(crate) fn dispatch(lp: &mut Loop, server: Key, req: Request, res: Response) 
         res.end(lp, None);
         return;
     };
-    handler(lp, req, res);
+    let (ck, seq) = res.parts();
+    // The handler is user code: if it panics, the server must still have it
+    // for the next request, and the exchange it left half done must end.
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(lp, req, res)));
     if let Some(s) = http(lp).servers.get_mut(server)
         && s.handler.is_none()
     {
         s.handler = Some(handler);
+    }
+    if let Err(panic) = outcome {
+        conn::handler_panicked(lp, ck, seq);
+        // The loop's policy: the panic reaches the caller of `run`, with the
+        // loop consistent, so the program decides (log and run again, or exit).
+        std::panic::resume_unwind(panic);
     }
 }

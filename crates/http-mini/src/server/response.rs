@@ -124,6 +124,10 @@ impl Response {
         Response { conn, seq }
     }
 
+    pub(crate) fn parts(self) -> (Key, u64) {
+        (self.conn, self.seq)
+    }
+
     fn state(self, lp: &mut Loop) -> Option<&mut ResState> {
         slot(lp, self.conn, self.seq).map(|s| &mut s.res)
     }
