@@ -9,9 +9,9 @@
 //! ```
 //!
 //! where `higher` means higher is better. Other stdout lines are passed on;
-//! stderr is not captured. A suite is one Eventide program plus the peers
-//! that run the same workloads: adding `streams` or `http` is one more entry
-//! in [`SUITES`].
+//! stderr is not captured. A suite is Eventide's programs plus the peers that
+//! run the same workloads, one column (and ratio) per peer: adding `http` is
+//! one more entry in [`SUITES`], with a function that runs the programs.
 
 use std::fmt::Write as _;
 use std::io::ErrorKind;
@@ -19,25 +19,40 @@ use std::process::{Command, Stdio};
 
 use crate::cmd::{cargo, root};
 
-/// A bench program in another runtime.
-struct Peer {
-    /// Column title.
-    name: &'static str,
-    program: &'static str,
-    /// Relative paths are relative to the workspace root.
-    args: &'static [&'static str],
-}
+mod streams;
 
 struct Suite {
     name: &'static str,
-    /// Arguments to `cargo` that build (in release) and run Eventide's program.
-    eventide: &'static [&'static str],
-    peers: &'static [Peer],
+    /// Column titles of the peers, in order.
+    peers: &'static [&'static str],
+    /// Runs Eventide's programs and the peers'.
+    collect: fn() -> Result<Collected, String>,
 }
 
-const SUITES: &[Suite] = &[Suite {
-    name: "loop",
-    eventide: &[
+/// What a suite's programs printed.
+struct Collected {
+    ours: Output,
+    /// One per peer of the suite, in order; `None` if the peer could not run.
+    peers: Vec<Option<Output>>,
+}
+
+const SUITES: &[Suite] = &[
+    Suite {
+        name: "loop",
+        peers: &["Node"],
+        collect: collect_loop,
+    },
+    Suite {
+        name: "streams",
+        peers: &["Node", "raw mio"],
+        collect: streams::collect,
+    },
+];
+
+/// `bench_loop` and `node xtask/bench/node/loop.js`.
+fn collect_loop() -> Result<Collected, String> {
+    let mut cmd = cargo();
+    cmd.args([
         "run",
         "--release",
         "--quiet",
@@ -45,13 +60,32 @@ const SUITES: &[Suite] = &[Suite {
         "bench_loop",
         "-p",
         "eventide-loop-phases",
-    ],
-    peers: &[Peer {
-        name: "Node",
-        program: "node",
-        args: &["xtask/bench/node/loop.js"],
-    }],
-}];
+    ]);
+    let ours = collect(cmd)?.ok_or("cargo was not found, though it is running this task")?;
+    let mut node = Command::new("node");
+    node.arg("xtask/bench/node/loop.js").current_dir(root());
+    Ok(Collected {
+        ours,
+        peers: vec![peer("Node", node)],
+    })
+}
+
+/// Runs a peer's program; a peer that is missing or fails leaves its column
+/// empty, with a message.
+fn peer(name: &str, cmd: Command) -> Option<Output> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    match collect(cmd) {
+        Ok(Some(out)) => Some(out),
+        Ok(None) => {
+            eprintln!("bench: {program} not found on PATH, peer {name} skipped");
+            None
+        }
+        Err(e) => {
+            eprintln!("bench: peer {name} failed, its column stays empty: {e}");
+            None
+        }
+    }
+}
 
 /// One `BENCH` line.
 #[derive(Debug, Clone, PartialEq)]
@@ -139,33 +173,12 @@ fn usage(problem: &str) -> String {
 
 /// Runs one suite's programs, prints its table, and returns its rows.
 fn run_suite(suite: &Suite) -> Result<Vec<Row>, String> {
-    let mut cmd = cargo();
-    cmd.args(suite.eventide);
-    let ours = collect(cmd)?.ok_or("cargo was not found, though it is running this task")?;
+    let Collected { ours, peers } = (suite.collect)()?;
     if ours.figures.is_empty() {
         return Err(format!("the `{}` bench printed no BENCH line", suite.name));
     }
-
-    let mut peer_outputs = Vec::new();
-    for peer in suite.peers {
-        let mut cmd = Command::new(peer.program);
-        cmd.args(peer.args).current_dir(root());
-        let out = match collect(cmd) {
-            Ok(Some(out)) => Some(out),
-            Ok(None) => {
-                eprintln!("bench: {} not found on PATH, peer skipped", peer.program);
-                None
-            }
-            Err(e) => {
-                eprintln!(
-                    "bench: peer {} failed, its column stays empty: {e}",
-                    peer.name
-                );
-                None
-            }
-        };
-        peer_outputs.push((peer.name, out));
-    }
+    let peer_outputs: Vec<(&'static str, Option<Output>)> =
+        suite.peers.iter().copied().zip(peers).collect();
 
     let rows: Vec<Row> = ours
         .figures
@@ -245,6 +258,49 @@ fn parse_figure(rest: &str) -> Result<Figure, String> {
     })
 }
 
+impl Output {
+    /// Adds another program's figures and notes (a note only once).
+    fn extend(&mut self, other: Output) {
+        self.figures.extend(other.figures);
+        for n in other.notes {
+            if !self.notes.contains(&n) {
+                self.notes.push(n);
+            }
+        }
+    }
+
+    /// The runs of one program as one output: each figure's median (the
+    /// upper one of an even count), in the order the figures first came.
+    fn median(runs: Vec<Output>) -> Output {
+        let mut out = Output::default();
+        let mut values: Vec<Vec<f64>> = Vec::new();
+        for run in runs {
+            for f in run.figures {
+                match out
+                    .figures
+                    .iter()
+                    .position(|g| g.workload == f.workload && g.metric == f.metric)
+                {
+                    Some(i) => values[i].push(f.value),
+                    None => {
+                        values.push(vec![f.value]);
+                        out.figures.push(f);
+                    }
+                }
+            }
+            out.extend(Output {
+                figures: Vec::new(),
+                notes: run.notes,
+            });
+        }
+        for (f, mut v) in out.figures.iter_mut().zip(values) {
+            v.sort_by(f64::total_cmp);
+            f.value = v[v.len() / 2];
+        }
+        out
+    }
+}
+
 /// `1234567.0` as `1,234,567`; small values keep one decimal.
 fn number(v: f64) -> String {
     // Below this, one decimal cannot round up to 1000.0.
@@ -268,7 +324,7 @@ fn print_table(
     ours: &Output,
     peers: &[(&'static str, Option<Output>)],
 ) {
-    let names: Vec<&str> = suite.peers.iter().map(|p| p.name).collect();
+    let names: Vec<&str> = suite.peers.to_vec();
     let vs = if names.is_empty() {
         String::new()
     } else {
@@ -446,6 +502,21 @@ mod tests {
             assert_eq!(row.ratio(&row.peers[0].1), Some(2.0));
             assert_eq!(row.ratio(&None), None);
         }
+    }
+
+    #[test]
+    fn median_of_runs() {
+        let run = |v: &str| Output {
+            figures: vec![
+                parse_figure(&format!("pipe throughput {v} GB/s higher")).unwrap(),
+                parse_figure("pipe peak_rss 2 MiB lower").unwrap(),
+            ],
+            notes: vec![("pipe".into(), "a note".into())],
+        };
+        let m = Output::median(vec![run("3"), run("1"), run("2")]);
+        assert_eq!(m.figures.len(), 2);
+        assert_eq!((m.figures[0].value, m.figures[1].value), (2.0, 2.0));
+        assert_eq!(m.notes.len(), 1);
     }
 
     #[test]

@@ -7,9 +7,14 @@
 use std::time::Duration;
 
 use eventide_loop_phases::Loop;
+use eventide_streams::Stream;
+use eventide_streams::net::Socket;
 
+mod backpressure;
 mod demux;
+mod echo;
 mod phases;
+mod transform_order;
 mod watermark;
 
 /// One demo of the tour.
@@ -46,7 +51,37 @@ impl DemoEnv {
 }
 
 /// Every demo, in tour order.
-pub(crate) const DEMOS: &[Demo] = &[phases::DEMO, demux::DEMO, watermark::DEMO];
+pub(crate) const DEMOS: &[Demo] = &[
+    phases::DEMO,
+    demux::DEMO,
+    watermark::DEMO,
+    backpressure::DEMO,
+    transform_order::DEMO,
+    echo::DEMO,
+];
+
+/// The item type of a stream's readable side.
+pub(crate) trait ReadItem {
+    /// `R` of `Stream<R, W>`.
+    type Item;
+}
+
+impl<R, W> ReadItem for Stream<R, W> {
+    type Item = R;
+}
+
+/// `bytes::Bytes`, named through the socket's stream type: `eventide-streams`
+/// does not re-export `bytes`, and this crate does not depend on it directly.
+pub(crate) type Bytes = <<Socket as std::ops::Deref>::Target as ReadItem>::Item;
+
+/// A byte count in KiB, as `16 KiB` (whole) or `12.5 KiB`.
+pub(crate) fn kib(n: usize) -> String {
+    if n % 1024 == 0 {
+        format!("{} KiB", n / 1024)
+    } else {
+        format!("{:.1} KiB", n as f64 / 1024.0)
+    }
+}
 
 /// A duration as `+12.345 ms`, right-aligned to 11 columns: the time column of
 /// every demo, so lines of one run line up.
