@@ -143,7 +143,11 @@ impl Loop {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        due.map(|d| d.saturating_sub(self.now))
+        // Timers are armed from a fresh clock read (Node's rule), so the wait is
+        // measured from a fresh read too: from the cached time it would be up
+        // to one iteration too long, and mio's rounding up to whole
+        // milliseconds would make a 1 ms timer wait 2.
+        due.map(|d| d.saturating_sub(self.clock.read()))
     }
 
     /// The poll phase: waits for readiness, then runs async handles and I/O

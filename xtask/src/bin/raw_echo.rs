@@ -15,14 +15,20 @@ const MAX_UNSENT: usize = 1024 * 1024;
 
 struct Conn {
     stream: TcpStream,
+    /// Bytes read and not yet echoed are `out[sent..]`.
     out: Vec<u8>,
+    sent: usize,
 }
 
 fn main() -> io::Result<()> {
-    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     let mut poll = Poll::new()?;
     let mut listener = TcpListener::bind(([127, 0, 0, 1], port).into())?;
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
     println!("listening on {}", listener.local_addr()?);
     let mut conns: HashMap<usize, Conn> = HashMap::new();
     let mut next = 0usize;
@@ -34,14 +40,26 @@ fn main() -> io::Result<()> {
             if ev.token() == LISTENER {
                 while let Ok((mut stream, _)) = listener.accept() {
                     next += 1;
-                    poll.registry()
-                        .register(&mut stream, Token(next), Interest::READABLE | Interest::WRITABLE)?;
-                    conns.insert(next, Conn { stream, out: Vec::new() });
+                    poll.registry().register(
+                        &mut stream,
+                        Token(next),
+                        Interest::READABLE | Interest::WRITABLE,
+                    )?;
+                    conns.insert(
+                        next,
+                        Conn {
+                            stream,
+                            out: Vec::new(),
+                            sent: 0,
+                        },
+                    );
                 }
                 continue;
             }
             let id = ev.token().0;
-            let Some(c) = conns.get_mut(&id) else { continue };
+            let Some(c) = conns.get_mut(&id) else {
+                continue;
+            };
             if echo(c, &mut buf).is_err() {
                 conns.remove(&id);
             }
@@ -52,7 +70,7 @@ fn main() -> io::Result<()> {
 fn echo(c: &mut Conn, buf: &mut [u8]) -> io::Result<()> {
     loop {
         flush(c)?;
-        if c.out.len() > MAX_UNSENT {
+        if c.out.len() - c.sent > MAX_UNSENT {
             return Ok(()); // wait for write readiness
         }
         match c.stream.read(buf) {
@@ -65,11 +83,16 @@ fn echo(c: &mut Conn, buf: &mut [u8]) -> io::Result<()> {
     }
 }
 
+/// Writes from an offset, so a partial write does not shift the buffer.
 fn flush(c: &mut Conn) -> io::Result<()> {
-    while !c.out.is_empty() {
-        match c.stream.write(&c.out) {
+    while c.sent < c.out.len() {
+        match c.stream.write(&c.out[c.sent..]) {
             Ok(n) => {
-                c.out.drain(..n);
+                c.sent += n;
+                if c.sent == c.out.len() {
+                    c.out.clear();
+                    c.sent = 0;
+                }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
