@@ -118,6 +118,12 @@ impl StreamOptions {
         self
     }
 
+    /// Sets `auto_destroy`.
+    pub fn auto_destroy(mut self, on: bool) -> Self {
+        self.auto_destroy = on;
+        self
+    }
+
     /// Sets the label.
     pub fn label(mut self, label: &'static str) -> Self {
         self.label = label;

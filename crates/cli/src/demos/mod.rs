@@ -7,8 +7,6 @@
 use std::time::Duration;
 
 use eventide_loop_phases::Loop;
-use eventide_streams::Stream;
-use eventide_streams::net::Socket;
 
 mod backpressure;
 mod demux;
@@ -60,19 +58,7 @@ pub(crate) const DEMOS: &[Demo] = &[
     echo::DEMO,
 ];
 
-/// The item type of a stream's readable side.
-pub(crate) trait ReadItem {
-    /// `R` of `Stream<R, W>`.
-    type Item;
-}
-
-impl<R, W> ReadItem for Stream<R, W> {
-    type Item = R;
-}
-
-/// `bytes::Bytes`, named through the socket's stream type: `eventide-streams`
-/// does not re-export `bytes`, and this crate does not depend on it directly.
-pub(crate) type Bytes = <<Socket as std::ops::Deref>::Target as ReadItem>::Item;
+pub(crate) use bytes::Bytes;
 
 /// A byte count in KiB, as `16 KiB` (whole) or `12.5 KiB`.
 pub(crate) fn kib(n: usize) -> String {
