@@ -187,6 +187,21 @@ impl Loop {
         true
     }
 
+    /// Restarts a pending timer with a new delay, from now (libuv's
+    /// `uv_timer_start` on an active timer). One timer can so serve a
+    /// sequence of deadlines (a connection's headers, body and keep-alive
+    /// timeouts) without a new callback each time. Returns `false` if the
+    /// timer already fired or was cleared.
+    pub fn restart_timer(&mut self, t: Timer, delay: Duration) -> bool {
+        let Some(e) = self.timers.entries.get_mut(t.0) else {
+            return false;
+        };
+        e.delay_ms = delay_ms(delay);
+        let (from, seq) = (self.clock.read(), self.next_seq());
+        self.timers.arm(t.0, from, seq);
+        true
+    }
+
     /// Timers started and not yet fired or cleared (intervals count until
     /// cleared).
     pub fn active_timers(&self) -> usize {

@@ -2,9 +2,10 @@
 //!
 //! httparse returns slices that borrow the receive buffer, and the buffer
 //! must be split (a mutable borrow) before those bytes can become `Bytes`.
-//! So the positions of every field are first copied into a stack array,
-//! then the head is split off and frozen, and each field becomes a
-//! `Bytes::slice` of it. Nothing is allocated per field.
+//! So the positions of every field are first copied into a scratch list
+//! (one per thread, reused, so neither allocated nor zeroed per head), then
+//! the head is split off and frozen, and each field becomes a `Bytes::slice`
+//! of it. Nothing is allocated per field.
 
 use std::mem::MaybeUninit;
 
@@ -50,11 +51,28 @@ fn slice(head: &Bytes, (start, end): Span) -> Bytes {
 }
 
 /// Copies the field positions out of httparse's result.
-fn record(base: &[u8], fields: &[httparse::Header<'_>], spans: &mut [(Span, Span)]) -> usize {
-    for (slot, h) in spans.iter_mut().zip(fields) {
-        *slot = (span(base, h.name.as_bytes()), span(base, h.value));
-    }
+fn record(base: &[u8], fields: &[httparse::Header<'_>], spans: &mut Vec<(Span, Span)>) -> usize {
+    spans.clear();
+    spans.extend(
+        fields
+            .iter()
+            .map(|h| (span(base, h.name.as_bytes()), span(base, h.value))),
+    );
     fields.len()
+}
+
+thread_local! {
+    /// The field positions of the head being parsed. A `Cell` holding the
+    /// list, taken and put back around each parse (no re-entrancy here).
+    static SPANS: std::cell::Cell<Vec<(Span, Span)>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Runs `f` with the thread's scratch list of field positions.
+fn with_spans<R>(f: impl FnOnce(&mut Vec<(Span, Span)>) -> R) -> R {
+    let mut spans = SPANS.take();
+    let r = f(&mut spans);
+    SPANS.set(spans);
+    r
 }
 
 fn build_headers(head: &Bytes, spans: &[(Span, Span)]) -> Headers {
@@ -65,12 +83,12 @@ fn build_headers(head: &Bytes, spans: &[(Span, Span)]) -> Headers {
     headers
 }
 
-/// Declares the span array and the httparse header slots, on the stack
+/// Declares the httparse header slots, on the stack
 /// unless `max_headers` is larger than [`STACK_HEADERS`]. With `uninit`
 /// the slots are `MaybeUninit` (for httparse's `*_with_uninit_headers`
 /// entry points), so nothing is written to them before parsing.
 macro_rules! slots {
-    (uninit, $max:expr => $slots:ident, $spans:ident) => {
+    (uninit, $max:expr => $slots:ident) => {
         let max = $max;
         let mut stack: [MaybeUninit<httparse::Header<'_>>; STACK_HEADERS] =
             [const { MaybeUninit::uninit() }; STACK_HEADERS];
@@ -81,9 +99,8 @@ macro_rules! slots {
             heap.resize_with(max, MaybeUninit::uninit);
             &mut heap[..]
         };
-        slots!(spans, max => $spans);
     };
-    (init, $max:expr => $slots:ident, $spans:ident) => {
+    (init, $max:expr => $slots:ident) => {
         let max = $max;
         let mut stack: [httparse::Header<'_>; STACK_HEADERS] =
             [httparse::EMPTY_HEADER; STACK_HEADERS];
@@ -93,17 +110,6 @@ macro_rules! slots {
         } else {
             heap.resize(max, httparse::EMPTY_HEADER);
             &mut heap[..]
-        };
-        slots!(spans, max => $spans);
-    };
-    (spans, $max:expr => $spans:ident) => {
-        let mut stack_spans = [((0, 0), (0, 0)); STACK_HEADERS];
-        let mut heap_spans: Vec<(Span, Span)> = Vec::new();
-        let $spans: &mut [(Span, Span)] = if $max <= STACK_HEADERS {
-            &mut stack_spans[..$max]
-        } else {
-            heap_spans.resize($max, ((0, 0), (0, 0)));
-            &mut heap_spans[..]
         };
     };
 }
@@ -119,7 +125,16 @@ pub(crate) fn parse_request(
     window: usize,
     max_headers: usize,
 ) -> Result<Option<RawRequest>, ParseError> {
-    slots!(uninit, max_headers => slots, spans);
+    with_spans(|spans| parse_request_in(buf, window, max_headers, spans))
+}
+
+fn parse_request_in(
+    buf: &mut BytesMut,
+    window: usize,
+    max_headers: usize,
+    spans: &mut Vec<(Span, Span)>,
+) -> Result<Option<RawRequest>, ParseError> {
+    slots!(uninit, max_headers => slots);
     let (len, method, target, minor, count) = {
         let base = &buf[..window];
         let mut req = httparse::Request::new(&mut []);
@@ -159,7 +174,16 @@ pub(crate) fn parse_response(
     window: usize,
     max_headers: usize,
 ) -> Result<Option<RawResponse>, ParseError> {
-    slots!(uninit, max_headers => slots, spans);
+    with_spans(|spans| parse_response_in(buf, window, max_headers, spans))
+}
+
+fn parse_response_in(
+    buf: &mut BytesMut,
+    window: usize,
+    max_headers: usize,
+    spans: &mut Vec<(Span, Span)>,
+) -> Result<Option<RawResponse>, ParseError> {
+    slots!(uninit, max_headers => slots);
     let (len, minor, status, reason, count) = {
         let base = &buf[..window];
         let mut res = httparse::Response::new(&mut []);
@@ -193,7 +217,16 @@ pub(crate) fn parse_trailers(
     end: usize,
     max_headers: usize,
 ) -> Result<Headers, ParseError> {
-    slots!(init, max_headers => slots, spans);
+    with_spans(|spans| parse_trailers_in(buf, end, max_headers, spans))
+}
+
+fn parse_trailers_in(
+    buf: &mut BytesMut,
+    end: usize,
+    max_headers: usize,
+    spans: &mut Vec<(Span, Span)>,
+) -> Result<Headers, ParseError> {
+    slots!(init, max_headers => slots);
     let (len, count) = {
         let base = &buf[..end];
         match httparse::parse_headers(base, slots)

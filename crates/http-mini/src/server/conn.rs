@@ -91,6 +91,8 @@ pub(crate) struct Conn {
     processing: bool,
     client_ended: bool,
     timer: Option<Timer>,
+    /// Whether `deadline` is being timed (the timer may be queued unarmed).
+    armed: bool,
     deadline: Deadline,
     /// When the current request's first byte arrived (`lp.now()`), so the
     /// request timeout counts from there, not from the end of the head.
@@ -161,6 +163,7 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
         processing: false,
         client_ended: false,
         timer: None,
+        armed: false,
         deadline: Deadline::Idle,
         request_started: Duration::ZERO,
         options,
@@ -740,12 +743,18 @@ fn begin_request_timing(lp: &mut Loop, ck: Key) {
 }
 
 fn arm(lp: &mut Loop, ck: Key, deadline: Deadline, after: Option<Duration>) {
-    disarm(lp, ck);
-    if let Some(c) = conn(lp, ck) {
-        c.deadline = deadline; // even untimed, so it is never stale
-    }
+    let Some(c) = conn(lp, ck) else { return };
+    c.deadline = deadline; // even untimed, so it is never stale
+    c.armed = after.is_some();
     let Some(after) = after else { return };
-    let t = lp.set_timeout(after, move |lp| on_deadline(lp, ck, deadline));
+    // One timer per connection, restarted for each deadline: no callback
+    // is allocated per request.
+    if let Some(t) = c.timer
+        && lp.restart_timer(t, after)
+    {
+        return;
+    }
+    let t = lp.set_timeout(after, move |lp| on_deadline(lp, ck));
     // Deadlines never keep the loop alive by themselves; the socket does.
     lp.unref_handle(t);
     if let Some(c) = conn(lp, ck) {
@@ -753,17 +762,22 @@ fn arm(lp: &mut Loop, ck: Key, deadline: Deadline, after: Option<Duration>) {
     }
 }
 
+/// No deadline applies now. The timer stays queued (a restart is cheaper
+/// than a new timer) and does nothing if it fires unarmed.
 fn disarm(lp: &mut Loop, ck: Key) {
-    if let Some(t) = conn(lp, ck).and_then(|c| c.timer.take()) {
-        lp.clear_timeout(t);
+    if let Some(c) = conn(lp, ck) {
+        c.armed = false;
     }
 }
 
-fn on_deadline(lp: &mut Loop, ck: Key, deadline: Deadline) {
+fn on_deadline(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
     c.timer = None;
+    if !std::mem::replace(&mut c.armed, false) {
+        return;
+    }
     let server = c.server;
-    match deadline {
+    match c.deadline {
         Deadline::Idle => {
             if let Some(s) = http(lp).servers.get_mut(server) {
                 s.stats.idle_closed += 1;
