@@ -19,6 +19,8 @@ use std::process::{Command, Stdio};
 
 use crate::cmd::{cargo, root};
 
+mod http;
+mod proc;
 mod streams;
 
 struct Suite {
@@ -46,6 +48,11 @@ const SUITES: &[Suite] = &[
         name: "streams",
         peers: &["Node", "raw mio"],
         collect: streams::collect,
+    },
+    Suite {
+        name: "http",
+        peers: &["Node", "raw mio"],
+        collect: http::collect,
     },
 ];
 

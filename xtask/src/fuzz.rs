@@ -11,7 +11,12 @@ use std::process::Command;
 
 use crate::cmd::{cargo, root, run as run_cmd};
 
-const TARGETS: [&str; 4] = ["request_parser", "chunked_decoder", "response_parser", "framing_codecs"];
+const TARGETS: [&str; 4] = [
+    "request_parser",
+    "chunked_decoder",
+    "response_parser",
+    "framing_codecs",
+];
 
 pub(crate) fn run(args: &[String]) -> Result<(), String> {
     let mut target = None;
@@ -30,12 +35,19 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
                 return Ok(());
             }
             t if target.is_none() && !t.starts_with('-') => target = Some(t.to_string()),
-            other => return Err(format!("unexpected argument `{other}`\nusage: cargo xtask fuzz TARGET [--seconds N] | --list")),
+            other => {
+                return Err(format!(
+                    "unexpected argument `{other}`\nusage: cargo xtask fuzz TARGET [--seconds N] | --list"
+                ));
+            }
         }
     }
     let target = target.ok_or_else(|| format!("which target? one of: {}", TARGETS.join(", ")))?;
     if !TARGETS.contains(&target.as_str()) {
-        return Err(format!("no fuzz target `{target}`; the targets are: {}", TARGETS.join(", ")));
+        return Err(format!(
+            "no fuzz target `{target}`; the targets are: {}",
+            TARGETS.join(", ")
+        ));
     }
     ensure_cargo_fuzz()?;
     let fuzz_dir = root().join("fuzz");
@@ -44,7 +56,11 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         .env("RUSTC_BOOTSTRAP", "1")
         .args(["fuzz", "run", &target])
         .arg(format!("corpus/{target}"))
-        .args(["--", &format!("-max_total_time={seconds}"), "-print_final_stats=1"]);
+        .args([
+            "--",
+            &format!("-max_total_time={seconds}"),
+            "-print_final_stats=1",
+        ]);
     run_cmd(c)
 }
 

@@ -11,12 +11,12 @@
 //!   servers' runs; the median), and the server is killed by its pid. Without
 //!   `taskset` (or a second CPU) nothing is pinned, and a note says so.
 
-use std::io::{BufRead, BufReader, ErrorKind};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 
+use super::proc::{Pin, Server, clone, start, target_dir};
 use super::{Collected, Output, collect as run_program, peer};
-use crate::cmd::{cargo, root, run as run_cmd};
+use crate::cmd::{cargo, run as run_cmd};
 
 /// Runs of each program; the table shows the median.
 const RUNS: usize = 3;
@@ -24,8 +24,7 @@ const ECHO_CONNECTIONS: [usize; 2] = [1, 50];
 /// Measured seconds per echo run, after the warm-up.
 const ECHO_SECONDS: &str = "2.5";
 const ECHO_WARMUP: &str = "0.5";
-const SERVER_CPU: usize = 0;
-const LOAD_CPU: usize = 1;
+use super::proc::{LOAD_CPU, SERVER_CPU};
 
 pub(super) fn collect() -> Result<Collected, String> {
     build()?;
@@ -134,96 +133,6 @@ fn build() -> Result<(), String> {
     run_cmd(raw)
 }
 
-/// Cargo's target directory (`CARGO_TARGET_DIR`, relative to the root, or
-/// `target`).
-fn target_dir() -> PathBuf {
-    match std::env::var_os("CARGO_TARGET_DIR") {
-        Some(dir) => root().join(dir),
-        None => root().join("target"),
-    }
-}
-
-/// Whether commands are pinned to CPUs with `taskset`.
-struct Pin(bool);
-
-impl Pin {
-    fn detect() -> Pin {
-        let two_cpus = std::thread::available_parallelism().is_ok_and(|n| n.get() > LOAD_CPU);
-        let taskset = Command::new("taskset")
-            .args(["-c", "0", "true"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !(two_cpus && taskset) {
-            eprintln!(
-                "bench: no taskset or a single CPU: servers and load generator are not pinned"
-            );
-        }
-        Pin(two_cpus && taskset)
-    }
-
-    /// `program args`, pinned to `cpu` if pinning works, from the root.
-    fn command(&self, cpu: usize, program: &std::ffi::OsStr, args: &[&str]) -> Command {
-        let mut cmd = if self.0 {
-            let mut c = Command::new("taskset");
-            c.arg("-c").arg(cpu.to_string()).arg(program);
-            c
-        } else {
-            Command::new(program)
-        };
-        cmd.args(args).current_dir(root());
-        cmd
-    }
-}
-
-/// A server child process; killed (by its pid) and reaped when dropped.
-struct Server {
-    child: Child,
-    /// Kept open, so that the server never writes into a closed pipe.
-    _stdout: BufReader<ChildStdout>,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts a server that prints `listening on ADDR` first. `Ok(None)` if the
-/// program does not exist.
-fn start(mut cmd: Command) -> Result<Option<Server>, String> {
-    let shown = format!("{cmd:?}").replace('"', "");
-    eprintln!("\n$ {shown} &");
-    let mut child = match cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn() {
-        Ok(c) => c,
-        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("could not start `{shown}`: {e}")),
-    };
-    let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let mut line = String::new();
-    let read = stdout.read_line(&mut line);
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .map(|a| a.trim_start_matches("http://").to_string());
-    let server = Server {
-        child,
-        _stdout: stdout,
-        addr: addr.unwrap_or_default(),
-    };
-    match read {
-        Ok(_) if !server.addr.is_empty() => Ok(Some(server)),
-        // Dropping `server` kills it.
-        _ => Err(format!(
-            "`{shown}` did not print `listening on ADDR` (it printed {:?})",
-            line.trim()
-        )),
-    }
-}
-
 /// The servers of [`collect`]'s echo workload, in order.
 const SERVERS: [&str; 3] = ["Eventide", "Node", "raw mio"];
 
@@ -314,14 +223,4 @@ fn load(pin: &Pin, echo_load: &Path, addr: &str, connections: usize) -> Result<O
         ],
     );
     run_program(cmd)?.ok_or_else(|| format!("{} is missing", echo_load.display()))
-}
-
-/// A copy of a command: its program, arguments and directory.
-fn clone(cmd: &Command) -> Command {
-    let mut c = Command::new(cmd.get_program());
-    c.args(cmd.get_args());
-    if let Some(dir) = cmd.get_current_dir() {
-        c.current_dir(dir);
-    }
-    c
 }

@@ -12,7 +12,8 @@ use std::io::{self, Read, Write};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
-const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello world\n";
+const RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello world\n";
 const LISTENER: Token = Token(usize::MAX);
 
 struct Conn {
@@ -22,10 +23,14 @@ struct Conn {
 }
 
 fn main() -> io::Result<()> {
-    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
     let mut poll = Poll::new()?;
     let mut listener = TcpListener::bind(([127, 0, 0, 1], port).into())?;
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
     println!("listening on http://{}", listener.local_addr()?);
     let mut conns: HashMap<usize, Conn> = HashMap::new();
     let mut next = 0usize;
@@ -38,14 +43,26 @@ fn main() -> io::Result<()> {
                 while let Ok((mut stream, _)) = listener.accept() {
                     stream.set_nodelay(true)?;
                     next += 1;
-                    poll.registry()
-                        .register(&mut stream, Token(next), Interest::READABLE | Interest::WRITABLE)?;
-                    conns.insert(next, Conn { stream, inbuf: Vec::new(), out: Vec::new() });
+                    poll.registry().register(
+                        &mut stream,
+                        Token(next),
+                        Interest::READABLE | Interest::WRITABLE,
+                    )?;
+                    conns.insert(
+                        next,
+                        Conn {
+                            stream,
+                            inbuf: Vec::new(),
+                            out: Vec::new(),
+                        },
+                    );
                 }
                 continue;
             }
             let id = ev.token().0;
-            let Some(c) = conns.get_mut(&id) else { continue };
+            let Some(c) = conns.get_mut(&id) else {
+                continue;
+            };
             if serve(c, &mut buf).is_err() {
                 conns.remove(&id);
             }

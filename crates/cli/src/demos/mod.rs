@@ -11,7 +11,10 @@ use eventide_loop_phases::Loop;
 mod backpressure;
 mod demux;
 mod echo;
+mod http;
 mod phases;
+mod starvation;
+mod timers_vs_immediate;
 mod transform_order;
 mod watermark;
 
@@ -56,6 +59,9 @@ pub(crate) const DEMOS: &[Demo] = &[
     backpressure::DEMO,
     transform_order::DEMO,
     echo::DEMO,
+    starvation::DEMO,
+    timers_vs_immediate::DEMO,
+    http::DEMO,
 ];
 
 pub(crate) use bytes::Bytes;
