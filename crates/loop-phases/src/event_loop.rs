@@ -1,9 +1,7 @@
 //! The `Loop` struct: its state, time, handles, liveness, and the callback
 //! invocation that every phase shares.
 
-use std::any::{Any, TypeId};
-use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
+use std::collections::VecDeque;
 use std::io;
 use std::time::{Duration, Instant};
 
@@ -12,6 +10,7 @@ use eventide_reactor::slab::Slab;
 use eventide_reactor::{Completion, Event, Reactor};
 
 use crate::clock::{Clock, duration_ns};
+use crate::ext::{ExtKey, Extensions};
 use crate::handle::{
     ACTIVE, AnyHandle, AsHandle, CLOSING, HandleEntry, HandleId, Kind, REFERENCED, Task,
     keeps_alive,
@@ -92,7 +91,7 @@ pub struct Loop {
     pub(crate) phase: Phase,
     pub(crate) trace: Option<TraceHook>,
     pub(crate) metrics: Metrics,
-    pub(crate) ext: HashMap<TypeId, Box<dyn Any>, BuildHasherDefault<TypeIdHasher>>,
+    pub(crate) ext: Extensions,
 }
 
 impl std::fmt::Debug for Loop {
@@ -167,7 +166,7 @@ impl Loop {
             phase: Phase::Timers,
             trace: None,
             metrics: Metrics::default(),
-            ext: HashMap::default(),
+            ext: Extensions::default(),
         })
     }
 
@@ -657,41 +656,18 @@ impl Loop {
     /// assert_eq!(lp.ext::<Counter>().0, 2);
     /// ```
     pub fn ext<T: Default + 'static>(&mut self) -> &mut T {
-        self.ext
-            .entry(TypeId::of::<T>())
-            .or_insert_with(|| Box::new(T::default()))
-            .downcast_mut()
-            .expect("extension stored under its own TypeId")
+        self.ext.by_type()
+    }
+
+    /// The same storage as [`Loop::ext`], reached through a key kept in a
+    /// `static`: an index instead of a map lookup, for hot paths.
+    pub fn ext_by<T: Default + 'static>(&mut self, key: ExtKey<T>) -> &mut T {
+        self.ext.by_key(key)
     }
 
     /// Loop-owned storage of type `T`, if it was created.
     pub fn try_ext<T: 'static>(&self) -> Option<&T> {
-        self.ext
-            .get(&TypeId::of::<T>())
-            .and_then(|b| b.downcast_ref())
-    }
-}
-
-/// Hashes a `TypeId` by taking the 64 bits it writes: a type id is already a
-/// hash, and the extension map is looked up on every socket event, where
-/// SipHash cost a measurable share of a request.
-#[derive(Default)]
-pub(crate) struct TypeIdHasher(u64);
-
-impl Hasher for TypeIdHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        // Not used by `TypeId` today; fold any bytes in, in case it changes.
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x100_0000_01b3);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
+        self.ext.get()
     }
 }
 

@@ -70,6 +70,7 @@
 mod async_handle;
 mod clock;
 mod event_loop;
+mod ext;
 mod handle;
 mod immediate;
 mod io;
@@ -86,6 +87,7 @@ mod work;
 pub use event_loop::{DEFAULT_OP_HIGH_WATERMARK, Loop};
 pub use eventide_reactor::pending::{Admission, OpId, OpStats};
 pub use eventide_reactor::{AsyncSender, Interest, Readiness};
+pub use ext::ExtKey;
 pub use handle::{
     AnyHandle, AsHandle, AsyncHandle, Check, HandleId, Idle, Immediate, IoWatch, Prepare, Task,
     Timer,

@@ -22,6 +22,10 @@ pub(crate) struct Streams {
     next_listener: u64,
 }
 
+/// The key of this table in loop storage (an index, not a map lookup).
+static STREAMS: std::sync::LazyLock<eventide_loop_phases::ExtKey<Streams>> =
+    std::sync::LazyLock::new(eventide_loop_phases::ExtKey::new);
+
 pub(crate) struct Entry {
     pub(crate) label: &'static str,
     pub(crate) destroyed: bool,
@@ -184,7 +188,7 @@ pub(crate) fn insert(lp: &mut Loop, entry: Entry) -> Key {
 }
 
 pub(crate) fn table(lp: &mut Loop) -> &mut Streams {
-    lp.ext::<Streams>()
+    lp.ext_by(*STREAMS)
 }
 
 pub(crate) fn entry(lp: &mut Loop, key: Key) -> Option<&mut Entry> {

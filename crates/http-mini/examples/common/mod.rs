@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use eventide_http_mini::server::ServerOptions;
+use eventide_loop_phases::Loop;
 
 /// Server flags: the address, and the limits and timeouts (Node's defaults
 /// unless given).
@@ -59,5 +60,15 @@ impl Flags {
             o.limits.max_body_bytes = Some(n);
         }
         o
+    }
+}
+
+/// SIGINT and SIGTERM stop the loop, so that the process exits normally (and
+/// profilers such as callgrind write their output).
+pub(crate) fn stop_on_signals(lp: &mut Loop) {
+    for signum in [2, 15] {
+        if let Ok(h) = lp.signal_start(signum, |lp, _| lp.stop()) {
+            lp.unref_handle(h);
+        }
     }
 }

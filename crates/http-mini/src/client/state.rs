@@ -21,8 +21,12 @@ pub(crate) struct ClientState {
     pub(crate) default_agent: Option<Agent>,
 }
 
+/// The key of this table in loop storage (an index, not a map lookup).
+static CLIENT: std::sync::LazyLock<eventide_loop_phases::ExtKey<ClientState>> =
+    std::sync::LazyLock::new(eventide_loop_phases::ExtKey::new);
+
 pub(crate) fn state(lp: &mut Loop) -> &mut ClientState {
-    lp.ext::<ClientState>()
+    lp.ext_by(*CLIENT)
 }
 
 pub(crate) fn req(lp: &mut Loop, key: Key) -> Option<&mut ReqEntry> {

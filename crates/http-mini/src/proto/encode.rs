@@ -268,11 +268,13 @@ fn head_size_hint(headers: &Headers) -> usize {
 }
 
 fn put_fields(headers: &Headers, dst: &mut BytesMut) -> Result<(), EncodeError> {
-    for (name, value) in headers {
-        if !is_token(name) {
+    for (name, value, checked) in headers.fields_for_encoding() {
+        // Fields added without a check could inject; checked ones were
+        // validated once already.
+        if !checked && !is_token(name) {
             return Err(EncodeError::InvalidHeaderName);
         }
-        if !is_field_value(value) {
+        if !checked && !is_field_value(value) {
             return Err(EncodeError::InvalidHeaderValue);
         }
         if name_eq(name, "content-length") || name_eq(name, "transfer-encoding") {

@@ -53,11 +53,22 @@ pub struct Headers {
     fields: Vec<Field>,
 }
 
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 struct Field {
     name: Bytes,
     value: Bytes,
+    /// Known not to inject (parsed, or added through a `try_` method): the
+    /// serializer need not check it again.
+    checked: bool,
 }
+
+impl PartialEq for Field {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.value == other.value
+    }
+}
+
+impl Eq for Field {}
 
 impl Headers {
     /// An empty map.
@@ -119,6 +130,7 @@ impl Headers {
         self.fields.push(Field {
             name: name.into(),
             value: value.into(),
+            checked: false,
         });
     }
 
@@ -135,7 +147,11 @@ impl Headers {
         value: impl Into<Bytes>,
     ) -> Result<(), EncodeError> {
         let (name, value) = validated(name.into(), value.into())?;
-        self.fields.push(Field { name, value });
+        self.fields.push(Field {
+            name,
+            value,
+            checked: true,
+        });
         Ok(())
     }
 
@@ -143,8 +159,15 @@ impl Headers {
     /// validating it. The new field takes the place of the first old one (or
     /// goes last if there was none).
     pub fn insert(&mut self, name: impl Into<Bytes>, value: impl Into<Bytes>) {
-        let name = name.into();
-        let value = value.into();
+        self.insert_field(Field {
+            name: name.into(),
+            value: value.into(),
+            checked: false,
+        });
+    }
+
+    fn insert_field(&mut self, field: Field) {
+        let name = field.name.clone();
         let mut first = None;
         let mut i = 0;
         self.fields.retain(|f| {
@@ -157,8 +180,8 @@ impl Headers {
             keep
         });
         match first {
-            Some(at) => self.fields[at] = Field { name, value },
-            None => self.fields.push(Field { name, value }),
+            Some(at) => self.fields[at] = field,
+            None => self.fields.push(field),
         }
     }
 
@@ -174,7 +197,11 @@ impl Headers {
         value: impl Into<Bytes>,
     ) -> Result<(), EncodeError> {
         let (name, value) = validated(name.into(), value.into())?;
-        self.insert(name, value);
+        self.insert_field(Field {
+            name,
+            value,
+            checked: true,
+        });
         Ok(())
     }
 
@@ -209,7 +236,37 @@ impl Headers {
 
     /// Appends a field the parser already validated.
     pub(crate) fn push_parsed(&mut self, name: Bytes, value: Bytes) {
-        self.fields.push(Field { name, value });
+        self.fields.push(Field {
+            name,
+            value,
+            checked: true,
+        });
+    }
+
+    /// Appends a field the caller knows is valid (a constant, a formatted
+    /// date), so the serializer does not check it.
+    pub(crate) fn append_trusted(&mut self, name: &'static str, value: Bytes) {
+        self.fields.push(Field {
+            name: Bytes::from_static(name.as_bytes()),
+            value,
+            checked: true,
+        });
+    }
+
+    /// [`Headers::insert`] of a field the caller knows is valid.
+    pub(crate) fn insert_trusted(&mut self, name: &'static str, value: &'static str) {
+        self.insert_field(Field {
+            name: Bytes::from_static(name.as_bytes()),
+            value: Bytes::from_static(value.as_bytes()),
+            checked: true,
+        });
+    }
+
+    /// The fields with whether each is known to be valid, for the serializer.
+    pub(crate) fn fields_for_encoding(&self) -> impl Iterator<Item = (&[u8], &[u8], bool)> {
+        self.fields
+            .iter()
+            .map(|f| (&f.name[..], &f.value[..], f.checked))
     }
 }
 

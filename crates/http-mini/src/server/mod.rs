@@ -146,8 +146,12 @@ pub(crate) struct Http {
     date: (u64, Bytes),
 }
 
+/// The key of this table in loop storage (an index, not a map lookup).
+static HTTP: std::sync::LazyLock<eventide_loop_phases::ExtKey<Http>> =
+    std::sync::LazyLock::new(eventide_loop_phases::ExtKey::new);
+
 pub(crate) fn http(lp: &mut Loop) -> &mut Http {
-    lp.ext::<Http>()
+    lp.ext_by(*HTTP)
 }
 
 /// The `Date` header value, formatted once per second.

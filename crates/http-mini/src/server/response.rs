@@ -328,12 +328,12 @@ impl Response {
             r.close = true;
         }
         if !r.headers.contains("date") {
-            r.headers.append("Date", date);
+            r.headers.append_trusted("Date", date);
         }
         if r.close {
-            r.headers.insert("Connection", "close");
+            r.headers.insert_trusted("Connection", "close");
         } else if r.http10 {
-            r.headers.insert("Connection", "keep-alive");
+            r.headers.insert_trusted("Connection", "keep-alive");
         }
         let mut out =
             BytesMut::with_capacity(256 + body.as_ref().map_or(0, |b| b.len().min(COPY_BELOW)));

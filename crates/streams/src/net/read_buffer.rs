@@ -20,10 +20,14 @@ pub(crate) struct ReadBuffer {
     spare: BytesMut,
 }
 
+/// The key of this table in loop storage (an index, not a map lookup).
+static READ_BUFFER: std::sync::LazyLock<eventide_loop_phases::ExtKey<ReadBuffer>> =
+    std::sync::LazyLock::new(eventide_loop_phases::ExtKey::new);
+
 impl ReadBuffer {
     /// Takes the loop's buffer out (put it back with [`ReadBuffer::put`]).
     pub(crate) fn take(lp: &mut Loop) -> ReadBuffer {
-        let mut rb = std::mem::take(lp.ext::<ReadBuffer>());
+        let mut rb = std::mem::take(lp.ext_by(*READ_BUFFER));
         if rb.spare.len() < MIN_SPARE {
             rb.spare = BytesMut::zeroed(READ_BUFFER_SIZE);
         }
@@ -32,7 +36,7 @@ impl ReadBuffer {
 
     /// Returns the buffer to the loop.
     pub(crate) fn put(self, lp: &mut Loop) {
-        *lp.ext::<ReadBuffer>() = self;
+        *lp.ext_by(*READ_BUFFER) = self;
     }
 
     /// The space to read into.

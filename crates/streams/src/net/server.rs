@@ -78,8 +78,12 @@ struct Servers {
     slab: Slab<ServerState>,
 }
 
+/// The key of this table in loop storage (an index, not a map lookup).
+static SERVERS: std::sync::LazyLock<eventide_loop_phases::ExtKey<Servers>> =
+    std::sync::LazyLock::new(eventide_loop_phases::ExtKey::new);
+
 fn server(lp: &mut Loop, key: Key) -> Option<&mut ServerState> {
-    lp.ext::<Servers>().slab.get_mut(key)
+    lp.ext_by(*SERVERS).slab.get_mut(key)
 }
 
 fn server_ref(lp: &Loop, key: Key) -> Option<&ServerState> {
@@ -199,7 +203,7 @@ impl Server {
         options: ServerOptions,
         on_connection: OnConnection,
     ) -> io::Result<Server> {
-        let key = lp.ext::<Servers>().slab.insert(ServerState {
+        let key = lp.ext_by(*SERVERS).slab.insert(ServerState {
             listener: None,
             watch: None,
             on_connection: Some(on_connection),
@@ -218,7 +222,7 @@ impl Server {
         let watch = match watch {
             Ok(w) => w,
             Err(e) => {
-                lp.ext::<Servers>().slab.remove(key);
+                lp.ext_by(*SERVERS).slab.remove(key);
                 return Err(e);
             }
         };
@@ -285,7 +289,7 @@ impl Server {
         }
         drop(listener);
         if server(lp, self.0).is_some_and(|s| s.connections == 0) {
-            lp.ext::<Servers>().slab.remove(self.0);
+            lp.ext_by(*SERVERS).slab.remove(self.0);
         }
     }
 
@@ -399,7 +403,7 @@ pub(crate) fn connection_closed(lp: &mut Loop, key: Key) {
     let Some(s) = server(lp, key) else { return };
     s.connections -= 1;
     if s.listener.is_none() && s.connections == 0 {
-        lp.ext::<Servers>().slab.remove(key);
+        lp.ext_by(*SERVERS).slab.remove(key);
         return;
     }
     let at_limit = s.max_connections.is_some_and(|m| s.connections >= m);

@@ -145,8 +145,12 @@ pub(crate) struct Sockets {
     slots: Vec<Option<SocketState>>,
 }
 
+/// The key of this table in loop storage (an index, not a map lookup).
+static SOCKETS: std::sync::LazyLock<eventide_loop_phases::ExtKey<Sockets>> =
+    std::sync::LazyLock::new(eventide_loop_phases::ExtKey::new);
+
 pub(crate) fn socket(lp: &mut Loop, key: Key) -> Option<&mut SocketState> {
-    lp.ext::<Sockets>()
+    lp.ext_by(*SOCKETS)
         .slots
         .get_mut(key.index() as usize)?
         .as_mut()
@@ -363,7 +367,7 @@ pub(crate) fn new_socket(
         bytes_read: 0,
         bytes_written: 0,
     };
-    let slots = &mut lp.ext::<Sockets>().slots;
+    let slots = &mut lp.ext_by(*SOCKETS).slots;
     let i = key.index() as usize;
     if slots.len() <= i {
         slots.resize_with(i + 1, || None);
@@ -770,7 +774,7 @@ impl Sink<Bytes> for SocketSink {
 /// Closes the OS side of a socket: timers, the watch, the descriptor.
 fn teardown(lp: &mut Loop, key: Key) {
     let state = {
-        let slots = &mut lp.ext::<Sockets>().slots;
+        let slots = &mut lp.ext_by(*SOCKETS).slots;
         match slots.get_mut(key.index() as usize) {
             Some(slot) if slot.as_ref().is_some_and(|s| s.stream == key) => slot.take(),
             _ => None,
