@@ -22,6 +22,7 @@ fn main() -> std::io::Result<()> {
         "listening on http://{}",
         server.local_addr(&lp).expect("bound")
     );
+    common::stop_on_signals(&mut lp);
     lp.run(RunMode::Default);
     Ok(())
 }
