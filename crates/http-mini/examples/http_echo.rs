@@ -21,11 +21,11 @@ fn main() -> std::io::Result<()> {
         let out = res.writable(lp);
         body.pipe(lp, out);
     })?;
+    common::stop_on_signals(&mut lp);
     println!(
         "listening on http://{}",
         server.local_addr(&lp).expect("bound")
     );
-    common::stop_on_signals(&mut lp);
     lp.run(RunMode::Default);
     Ok(())
 }

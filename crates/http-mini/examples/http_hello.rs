@@ -18,11 +18,11 @@ fn main() -> std::io::Result<()> {
         let _ = res.set_header(lp, "Content-Type", "text/plain");
         res.end(lp, Some(Bytes::from_static(b"hello world\n")));
     })?;
+    common::stop_on_signals(&mut lp);
     println!(
         "listening on http://{}",
         server.local_addr(&lp).expect("bound")
     );
-    common::stop_on_signals(&mut lp);
     lp.run(RunMode::Default);
     Ok(())
 }

@@ -92,7 +92,7 @@ fn handler(
     req: eventide_http_mini::server::Request,
     res: eventide_http_mini::server::Response,
 ) {
-    let _ = res.set_header(lp, "X-Path", req.path());
+    let _ = res.set_header(lp, "X-Path", req.path().to_owned());
     let n: usize = req.path()[2..].parse().unwrap();
     if n % 2 == 0 {
         server_util::echo_handler(lp, req, res);

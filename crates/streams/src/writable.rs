@@ -152,9 +152,7 @@ pub(crate) fn pump<W: Chunk>(lp: &mut Loop, key: Key) {
         side.final_in_flight = matches!(action, WriteAction::Final);
         let stream = Stream::from_key(key);
         let status = match action {
-            WriteAction::Write(mut batch) if batch.len() == 1 => {
-                sink.write(lp, stream, batch.pop().expect("one chunk"))
-            }
+            WriteAction::One(chunk) => sink.write(lp, stream, chunk),
             WriteAction::Write(batch) => sink.writev(lp, stream, batch),
             WriteAction::Final => sink.finish(lp, stream),
         };

@@ -144,7 +144,8 @@ impl Response {
         self.state(lp).map_or(0, |r| r.status)
     }
 
-    /// Sets a header field, replacing fields of the same name. A
+    /// Sets a header field, replacing fields of the same name. Names and
+    /// values are `Bytes`, `&'static str` or `String` (no copy is made). A
     /// `Content-Length` set here is used as the framing (the body must then
     /// have exactly that length).
     ///
@@ -152,14 +153,16 @@ impl Response {
     ///
     /// [`EncodeError::InvalidHeaderName`] or [`EncodeError::InvalidHeaderValue`]
     /// for a name or value that could inject into the head.
-    pub fn set_header(self, lp: &mut Loop, name: &str, value: &str) -> Result<(), EncodeError> {
+    pub fn set_header(
+        self,
+        lp: &mut Loop,
+        name: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+    ) -> Result<(), EncodeError> {
         let Some(r) = self.state(lp).filter(|r| !r.head_sent) else {
             return Ok(());
         };
-        r.headers.try_insert(
-            Bytes::copy_from_slice(name.as_bytes()),
-            Bytes::copy_from_slice(value.as_bytes()),
-        )
+        r.headers.try_insert(name, value)
     }
 
     /// Adds a header field, keeping fields of the same name.
@@ -167,14 +170,16 @@ impl Response {
     /// # Errors
     ///
     /// As [`Response::set_header`].
-    pub fn append_header(self, lp: &mut Loop, name: &str, value: &str) -> Result<(), EncodeError> {
+    pub fn append_header(
+        self,
+        lp: &mut Loop,
+        name: impl Into<Bytes>,
+        value: impl Into<Bytes>,
+    ) -> Result<(), EncodeError> {
         let Some(r) = self.state(lp).filter(|r| !r.head_sent) else {
             return Ok(());
         };
-        r.headers.try_append(
-            Bytes::copy_from_slice(name.as_bytes()),
-            Bytes::copy_from_slice(value.as_bytes()),
-        )
+        r.headers.try_append(name, value)
     }
 
     /// Whether the head was sent (Node's `headersSent`).

@@ -68,7 +68,7 @@ pub fn buffered_echo_handler(lp: &mut Loop, req: Request, res: Response) {
     body.on_data(lp, move |_, chunk| a.borrow_mut().extend_from_slice(&chunk));
     let method = req.method().as_str().to_owned();
     body.on_end(lp, move |lp| {
-        let _ = res.set_header(lp, "X-Method", &method);
+        let _ = res.set_header(lp, "X-Method", method.clone());
         let data = std::mem::take(&mut *acc.borrow_mut()).freeze();
         res.end(lp, Some(data));
     });

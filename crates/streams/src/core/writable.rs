@@ -17,7 +17,9 @@ pub enum Refused {
 /// [`WritableState::next_action`] until it returns `None`.
 #[derive(Debug, PartialEq, Eq)]
 pub enum WriteAction<T> {
-    /// Hand these chunks to the sink (one unless the sink takes batches).
+    /// Hand this chunk to the sink.
+    One(T),
+    /// Hand these chunks (two or more) to a sink that takes batches.
     Write(Vec<T>),
     /// Everything was written after `end`: run the sink's final step.
     Final,
@@ -38,10 +40,10 @@ pub enum WriteAction<T> {
 /// let mut w = WritableState::<Bytes>::new(4);
 /// assert_eq!(w.write(Bytes::from_static(b"ab")), Ok(true));   // 2 < 4
 /// assert_eq!(w.write(Bytes::from_static(b"cd")), Ok(false));  // 4: stop
-/// assert_eq!(w.next_action(1), Some(WriteAction::Write(vec![Bytes::from_static(b"ab")])));
+/// assert_eq!(w.next_action(1), Some(WriteAction::One(Bytes::from_static(b"ab"))));
 /// assert_eq!(w.next_action(1), None);      // one write at a time
 /// assert!(!w.complete());                  // 2 left: no drain yet
-/// assert_eq!(w.next_action(1), Some(WriteAction::Write(vec![Bytes::from_static(b"cd")])));
+/// assert_eq!(w.next_action(1), Some(WriteAction::One(Bytes::from_static(b"cd"))));
 /// assert!(w.complete());                   // empty after a `false`: drain
 /// ```
 #[derive(Debug)]
@@ -162,9 +164,15 @@ impl<T: Chunk> WritableState<T> {
         }
         if !self.buffered.is_empty() && (self.corked == 0 || self.ending) {
             let n = self.buffered.len().min(max_batch.max(1));
+            self.writing = true;
+            // One chunk, the common case, goes without a vector.
+            if n == 1 {
+                let chunk = self.buffered.pop_front().expect("not empty");
+                self.in_flight = chunk.weight();
+                return Some(WriteAction::One(chunk));
+            }
             let batch: Vec<T> = self.buffered.drain(..n).collect();
             self.in_flight = batch.iter().map(Chunk::weight).sum();
-            self.writing = true;
             return Some(WriteAction::Write(batch));
         }
         if self.ending && self.buffered.is_empty() && !self.final_started {

@@ -54,6 +54,13 @@ impl Io {
         }
     }
 
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Io::Tcp(s) => s.write(buf),
+            Io::Unix(s) => s.write(buf),
+        }
+    }
+
     fn write_vectored(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
         match self {
             Io::Tcp(s) => s.write_vectored(bufs),
@@ -637,13 +644,19 @@ fn flush(s: &mut SocketState) -> io::Result<bool> {
         return Err(gone());
     };
     while !s.unsent.is_empty() {
-        let slices: Vec<IoSlice<'_>> = s
-            .unsent
-            .iter()
-            .take(IOVECS)
-            .map(|b| IoSlice::new(b))
-            .collect();
-        match io.write_vectored(&slices) {
+        // One chunk (the common case) is a plain write; several, a vectored
+        // one, from a stack array.
+        let written = if s.unsent.len() == 1 {
+            io.write(&s.unsent[0])
+        } else {
+            let mut slices = [IoSlice::new(&[]); IOVECS];
+            let n = s.unsent.len().min(IOVECS);
+            for (slot, chunk) in slices.iter_mut().zip(s.unsent.iter()) {
+                *slot = IoSlice::new(chunk);
+            }
+            io.write_vectored(&slices[..n])
+        };
+        match written {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(mut n) => {
                 s.bytes_written += n as u64;
@@ -682,6 +695,36 @@ fn flush_and_complete(lp: &mut Loop, key: Key) {
     }
 }
 
+/// Queues chunks for the socket and writes what the kernel takes now.
+fn queue_and_flush(
+    lp: &mut Loop,
+    key: Key,
+    chunks: impl IntoIterator<Item = Bytes>,
+) -> WriteStatus {
+    let Some(s) = socket(lp, key) else {
+        return WriteStatus::Failed(StreamError::Destroyed);
+    };
+    s.unsent
+        .extend(chunks.into_iter().filter(|c| !c.is_empty()));
+    s.write_in_flight = true;
+    if s.phase != Phase::Open {
+        update_active(lp, key);
+        return WriteStatus::Pending; // goes out once connected
+    }
+    match flush(s) {
+        Ok(true) => {
+            s.write_in_flight = false;
+            touch(lp, key);
+            WriteStatus::Done
+        }
+        Ok(false) => {
+            update_active(lp, key);
+            WriteStatus::Pending
+        }
+        Err(e) => WriteStatus::Failed(e.into()),
+    }
+}
+
 struct SocketSource;
 
 impl Source<Bytes> for SocketSource {
@@ -709,7 +752,7 @@ struct SocketSink;
 
 impl Sink<Bytes> for SocketSink {
     fn write(&mut self, lp: &mut Loop, stream: Writable<Bytes>, chunk: Bytes) -> WriteStatus {
-        self.writev(lp, stream, vec![chunk])
+        queue_and_flush(lp, stream.key, std::iter::once(chunk))
     }
 
     fn accepts_batches(&self) -> bool {
@@ -722,29 +765,7 @@ impl Sink<Bytes> for SocketSink {
         stream: Writable<Bytes>,
         chunks: Vec<Bytes>,
     ) -> WriteStatus {
-        let key = stream.key;
-        let Some(s) = socket(lp, key) else {
-            return WriteStatus::Failed(StreamError::Destroyed);
-        };
-        s.unsent
-            .extend(chunks.into_iter().filter(|c| !c.is_empty()));
-        s.write_in_flight = true;
-        if s.phase != Phase::Open {
-            update_active(lp, key);
-            return WriteStatus::Pending; // goes out once connected
-        }
-        match flush(s) {
-            Ok(true) => {
-                s.write_in_flight = false;
-                touch(lp, key);
-                WriteStatus::Done
-            }
-            Ok(false) => {
-                update_active(lp, key);
-                WriteStatus::Pending
-            }
-            Err(e) => WriteStatus::Failed(e.into()),
-        }
+        queue_and_flush(lp, stream.key, chunks)
     }
 
     fn finish(&mut self, lp: &mut Loop, stream: Writable<Bytes>) -> WriteStatus {

@@ -261,7 +261,7 @@ fn handle(lp: &mut Loop, site: &Site, req: &Request, res: Response) {
                     Some(q) => format!("{}/?{q}", ask.path),
                     None => format!("{}/", ask.path),
                 };
-                let _ = res.set_header(lp, "Location", &location);
+                let _ = res.set_header(lp, "Location", location.clone());
                 text(
                     lp,
                     res,
@@ -293,14 +293,14 @@ fn send_file(lp: &mut Loop, res: Response, log: &Rc<LogLine>, ask: &Ask, file: F
         .modified
         .map(|t| String::from_utf8_lossy(&http_date(t)).into_owned());
     if let Some(lm) = &last_modified {
-        let _ = res.set_header(lp, "Last-Modified", lm);
+        let _ = res.set_header(lp, "Last-Modified", lm.clone());
         // The exact date we sent before: unchanged since (to the second).
         // Any other date is answered in full, which is always correct.
         if ask.if_modified_since.as_deref().map(str::trim) == Some(lm.as_str()) {
             log.set(304, 0);
             res.set_status(lp, 304);
             // The length a 200 would have (RFC 9110 §8.6); no body follows.
-            let _ = res.set_header(lp, "Content-Length", &size.to_string());
+            let _ = res.set_header(lp, "Content-Length", size.to_string());
             return res.end(lp, None);
         }
     }
@@ -314,17 +314,17 @@ fn send_file(lp: &mut Loop, res: Response, log: &Rc<LogLine>, ask: &Ask, file: F
     let (status, start, len) = match plan {
         Plan::Full => (200, 0, size),
         Plan::Part { start, end } => {
-            let _ = res.set_header(lp, "Content-Range", &format!("bytes {start}-{end}/{size}"));
+            let _ = res.set_header(lp, "Content-Range", format!("bytes {start}-{end}/{size}"));
             (206, start, end - start + 1)
         }
         Plan::Unsatisfiable => {
-            let _ = res.set_header(lp, "Content-Range", &format!("bytes */{size}"));
+            let _ = res.set_header(lp, "Content-Range", format!("bytes */{size}"));
             return text(lp, res, log, 416, "Range Not Satisfiable.");
         }
     };
     res.set_status(lp, status);
     let _ = res.set_header(lp, "Content-Type", mime::content_type(&file.path));
-    let _ = res.set_header(lp, "Content-Length", &len.to_string());
+    let _ = res.set_header(lp, "Content-Length", len.to_string());
     log.set(status, len);
     if ask.head || len == 0 {
         return res.end(lp, None);
@@ -365,7 +365,7 @@ fn text(lp: &mut Loop, res: Response, log: &LogLine, status: u16, body: &str) {
     log.set(status, body.len() as u64);
     res.set_status(lp, status);
     let _ = res.set_header(lp, "Content-Type", "text/plain; charset=utf-8");
-    let _ = res.set_header(lp, "Content-Length", &body.len().to_string());
+    let _ = res.set_header(lp, "Content-Length", body.len().to_string());
     let _ = res.set_header(lp, "X-Content-Type-Options", "nosniff");
     res.end(lp, Some(Bytes::from(body)));
 }
