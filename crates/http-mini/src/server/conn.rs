@@ -91,6 +91,11 @@ pub(crate) struct Conn {
     processing: bool,
     client_ended: bool,
     timer: Option<Timer>,
+    /// When the timer is set to fire (loop time).
+    timer_due: Duration,
+    /// When the current deadline passes (loop time); the timer may be set
+    /// earlier and then sets itself again.
+    deadline_at: Duration,
     /// Whether `deadline` is being timed (the timer may be queued unarmed).
     armed: bool,
     deadline: Deadline,
@@ -163,6 +168,8 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
         processing: false,
         client_ended: false,
         timer: None,
+        timer_due: Duration::ZERO,
+        deadline_at: Duration::ZERO,
         armed: false,
         deadline: Deadline::Idle,
         request_started: Duration::ZERO,
@@ -651,6 +658,15 @@ fn send_continue(lp: &mut Loop, ck: Key, seq: u64) {
 
 fn on_drain(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
+    // A `drain` queued before the socket's buffer refilled is stale (the
+    // streams layer decides it when a write completes, not when it is
+    // emitted): passing it on would let the response write another piece
+    // past the high-water mark for every such drain.
+    let socket = c.socket;
+    if socket.writable_need_drain(lp) {
+        return;
+    }
+    let Some(c) = conn(lp, ck) else { return };
     let Some(front) = c.slots.front() else { return };
     let seq = front.seq;
     Response::new(ck, seq).drained(lp);
@@ -742,13 +758,29 @@ fn begin_request_timing(lp: &mut Loop, ck: Key) {
     arm(lp, ck, Deadline::Headers, t);
 }
 
+/// Sets the deadline that applies now. The connection's one timer is moved
+/// only when the new deadline comes before the time it is set for; a later
+/// deadline is left to the timer, which, firing early, sets itself again
+/// for the rest (see [`on_deadline`]). So a busy keep-alive connection,
+/// whose deadline moves with every request, touches no timer per request.
 fn arm(lp: &mut Loop, ck: Key, deadline: Deadline, after: Option<Duration>) {
+    let now = lp.now();
     let Some(c) = conn(lp, ck) else { return };
     c.deadline = deadline; // even untimed, so it is never stale
     c.armed = after.is_some();
     let Some(after) = after else { return };
-    // One timer per connection, restarted for each deadline: no callback
-    // is allocated per request.
+    let at = now + after;
+    c.deadline_at = at;
+    if c.timer.is_some() && c.timer_due <= at {
+        return;
+    }
+    set_timer(lp, ck, at, after);
+}
+
+/// Points the connection's timer at `at` (which is `after` from now).
+fn set_timer(lp: &mut Loop, ck: Key, at: Duration, after: Duration) {
+    let Some(c) = conn(lp, ck) else { return };
+    c.timer_due = at;
     if let Some(t) = c.timer
         && lp.restart_timer(t, after)
     {
@@ -762,8 +794,8 @@ fn arm(lp: &mut Loop, ck: Key, deadline: Deadline, after: Option<Duration>) {
     }
 }
 
-/// No deadline applies now. The timer stays queued (a restart is cheaper
-/// than a new timer) and does nothing if it fires unarmed.
+/// No deadline applies now. The timer stays queued (moving it later is
+/// cheaper than a new timer) and does nothing if it fires unarmed.
 fn disarm(lp: &mut Loop, ck: Key) {
     if let Some(c) = conn(lp, ck) {
         c.armed = false;
@@ -771,11 +803,19 @@ fn disarm(lp: &mut Loop, ck: Key) {
 }
 
 fn on_deadline(lp: &mut Loop, ck: Key) {
+    let now = lp.now();
     let Some(c) = conn(lp, ck) else { return };
     c.timer = None;
-    if !std::mem::replace(&mut c.armed, false) {
+    if !c.armed {
         return;
     }
+    if c.deadline_at > now {
+        // The deadline moved on since the timer was set: wait for the rest.
+        let (at, after) = (c.deadline_at, c.deadline_at - now);
+        set_timer(lp, ck, at, after);
+        return;
+    }
+    c.armed = false;
     let server = c.server;
     match c.deadline {
         Deadline::Idle => {
