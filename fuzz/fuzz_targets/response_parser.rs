@@ -5,7 +5,7 @@
 #![no_main]
 
 use bytes::BytesMut;
-use eventide_http_mini::proto::{Event, Method, ResponseParser};
+use eventide_http_mini::proto::{Event, Method, ResponseEvent, ResponseParser};
 use libfuzzer_sys::fuzz_target;
 
 fn run(data: &[u8], split: usize, methods: u8) -> Vec<String> {
@@ -16,7 +16,7 @@ fn run(data: &[u8], split: usize, methods: u8) -> Vec<String> {
     }
     let mut buf = BytesMut::new();
     let mut out = Vec::new();
-    let mut push = |e: Event<_>, out: &mut Vec<String>| match e {
+    let push = |e: ResponseEvent, out: &mut Vec<String>| match e {
         Event::Head(h) => out.push(format!("head {} {:?}", h.status, h.body)),
         Event::Data(d) => match out.last_mut() {
             Some(last) if last.starts_with("data ") => last.push_str(&d.escape_ascii().to_string()),

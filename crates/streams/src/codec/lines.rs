@@ -117,7 +117,9 @@ impl Decoder for Lines {
     /// # Errors
     ///
     /// [`CodecError::FrameTooLong`] once the line is known to be longer than
-    /// [`max_line_len`](Self::max_line_len); `len` is the length seen so far.
+    /// [`max_line_len`](Self::max_line_len), with `len` = `max_line_len + 1`:
+    /// how much of the line had arrived depends on how the bytes were split,
+    /// and the error must not.
     /// `src` is left as it was.
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>, CodecError> {
         // A line of `max` bytes plus "\r\n" puts its '\n' at index max + 1, so
@@ -130,7 +132,7 @@ impl Decoder for Lines {
                 let line_len = without_cr(&src[..newline]);
                 if line_len > self.max_line_len {
                     self.scanned = newline;
-                    return Err(self.too_long(line_len));
+                    return Err(self.too_long(self.max_line_len + 1));
                 }
                 self.scanned = 0;
                 let mut line = src.split_to(newline + 1);
@@ -142,7 +144,7 @@ impl Decoder for Lines {
                 // The line is at least this long, whatever comes next.
                 let line_len = without_cr(&src[..scan_end]);
                 if line_len > self.max_line_len {
-                    return Err(self.too_long(line_len));
+                    return Err(self.too_long(self.max_line_len + 1));
                 }
                 Ok(None)
             }
@@ -327,9 +329,11 @@ mod tests {
         buf.put_u8(b'\r');
         assert_eq!(codec.decode(&mut buf), Ok(None));
         buf.put_u8(b'x');
+        // `len` is max + 1, whatever arrived: the error does not depend on
+        // how the bytes were split.
         assert_eq!(
             codec.decode(&mut buf),
-            Err(CodecError::FrameTooLong { len: 5, max: 3 })
+            Err(CodecError::FrameTooLong { len: 4, max: 3 })
         );
 
         let mut codec = Lines::with_max_line_len(3);
@@ -350,7 +354,7 @@ mod tests {
         buf.put_u8(b'\n');
         assert_eq!(
             codec.decode(&mut buf),
-            Err(CodecError::FrameTooLong { len: 6, max: 4 })
+            Err(CodecError::FrameTooLong { len: 5, max: 4 })
         );
         assert!(codec.scanned <= 6);
     }

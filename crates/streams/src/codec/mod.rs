@@ -82,11 +82,12 @@ pub enum CodecError {
     ///
     /// Reported by [`LengthPrefixed`] as soon as the 4 header bytes declare
     /// too long a payload (`len` is the declared length), by [`Lines`] as soon
-    /// as the buffered bytes show the line is too long (`len` is a lower
-    /// bound: the line length seen so far), and by both encoders for an item
-    /// over the maximum (`len` is its length).
+    /// as the buffered bytes show the line is too long (`len` is then
+    /// `max + 1`, whatever part of the line had arrived, so that the error
+    /// does not depend on how the bytes were split), and by both encoders for
+    /// an item over the maximum (`len` is its length).
     FrameTooLong {
-        /// The frame's length in bytes (for [`Lines`] while decoding, at least this).
+        /// The frame's length in bytes (for [`Lines`] while decoding, `max + 1`).
         len: u64,
         /// The codec's maximum frame length in bytes.
         max: usize,
