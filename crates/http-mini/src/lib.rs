@@ -12,3 +12,8 @@
 pub mod client;
 pub mod proto;
 pub mod server;
+
+/// The README's examples, compiled and run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+mod readme {}
