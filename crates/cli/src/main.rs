@@ -63,7 +63,9 @@ fn main() -> ExitCode {
             demos::list();
             Ok(())
         }
-        Command::Demo { name: Some(name), .. } => demos::run_one(&name),
+        Command::Demo {
+            name: Some(name), ..
+        } => demos::run_one(&name),
         Command::Demo { name: None, .. } => demos::run_all(),
     };
     match result {

@@ -29,7 +29,10 @@ where
 
 #[test]
 fn fuzzer_findings_decode_the_same_for_every_split() {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fuzz/regressions/framing_codecs");
+    let dir = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fuzz/regressions/framing_codecs"
+    );
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).expect("the regression inputs are committed") {
         let input = std::fs::read(entry.unwrap().path()).unwrap();
@@ -39,8 +42,14 @@ fn fuzzer_findings_decode_the_same_for_every_split() {
             let whole_lp = decode(LengthPrefixed::with_max_frame_len(max), data, data.len());
             let whole_lines = decode(Lines::with_max_line_len(max), data, data.len());
             for split in 1..=33 {
-                assert_eq!(decode(LengthPrefixed::with_max_frame_len(max), data, split), whole_lp);
-                assert_eq!(decode(Lines::with_max_line_len(max), data, split), whole_lines);
+                assert_eq!(
+                    decode(LengthPrefixed::with_max_frame_len(max), data, split),
+                    whole_lp
+                );
+                assert_eq!(
+                    decode(Lines::with_max_line_len(max), data, split),
+                    whole_lines
+                );
             }
         }
         seen += 1;

@@ -54,14 +54,18 @@ where
     let mut threads = Vec::new();
     let setup0 = setup.clone();
     let tx0 = tx.clone();
-    threads.push(std::thread::spawn(move || worker(first, reuse_port, setup0, tx0)));
+    threads.push(std::thread::spawn(move || {
+        worker(first, reuse_port, setup0, tx0)
+    }));
     let addr = rx
         .recv()
         .map_err(|_| "the first worker exited before listening".to_string())??;
     println!("{what} listening on {addr}");
     for _ in 1..workers {
         let (setup, tx) = (setup.clone(), tx.clone());
-        threads.push(std::thread::spawn(move || worker(addr, reuse_port, setup, tx)));
+        threads.push(std::thread::spawn(move || {
+            worker(addr, reuse_port, setup, tx)
+        }));
         rx.recv()
             .map_err(|_| "a worker exited before listening".to_string())??;
     }
@@ -69,7 +73,8 @@ where
         println!("{workers} loops share the port (SO_REUSEPORT)");
     }
     for t in threads {
-        t.join().map_err(|_| "a worker thread panicked".to_string())??;
+        t.join()
+            .map_err(|_| "a worker thread panicked".to_string())??;
     }
     Ok(())
 }
