@@ -1,4 +1,5 @@
-//! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
+//! `cargo xtask ci`: everything CI checks, in the order that fails fastest,
+//! ending with a 20 s soak of `eventide serve` (`cargo xtask soak`).
 
 use crate::cmd::{cargo, run as run_cmd};
 
@@ -27,6 +28,10 @@ pub(crate) fn run_ci() -> Result<(), String> {
     doc.args(["doc", "--workspace", "--no-deps", "--locked"]);
     doc.env("RUSTDOCFLAGS", "-D warnings");
     run_cmd(doc)?;
+
+    // Last, as it is the slowest: the server under a hostile load (reuses
+    // the debug build of the tests above).
+    crate::soak::run(&["--seconds".into(), "20".into()])?;
 
     eprintln!("\nci: all checks passed");
     Ok(())

@@ -5,15 +5,17 @@
 //! cargo xtask ci                     fmt check, clippy -D warnings, every test, docs
 //! cargo xtask bench [NAME] [--json FILE]   benchmarks with peers side by side
 //! cargo xtask fuzz TARGET --seconds N      one fuzz target (cargo fuzz)
+//! cargo xtask soak --seconds N [--release] `eventide serve` under a hostile mixed load
 //! ```
 
 use std::process::ExitCode;
 
 mod bench;
 mod ci;
-mod fuzz;
 mod cmd;
 mod demo;
+mod fuzz;
+mod soak;
 
 const USAGE: &str = "\
 usage: cargo xtask <task> [args]
@@ -23,6 +25,9 @@ tasks:
   ci                          what CI runs: fmt check, clippy -D warnings, all tests, docs
   bench [NAME] [--json FILE]  run benchmarks (loop, streams, http) and print a table
   fuzz TARGET [--seconds N]   run a libFuzzer target of fuzz/ (installs cargo-fuzz); --list
+  soak [--seconds N] [--release] [--clients K]
+                              `eventide serve` under a mixed, hostile load for N s (60);
+                              fails on any lost or wrong answer, a leak, or an unclean exit
 ";
 
 fn main() -> ExitCode {
@@ -39,6 +44,7 @@ fn main() -> ExitCode {
         "ci" => ci::run(rest),
         "bench" => bench::run(rest),
         "fuzz" => fuzz::run(rest),
+        "soak" => soak::run(rest),
         "-h" | "--help" | "help" => {
             print!("{USAGE}");
             Ok(())
