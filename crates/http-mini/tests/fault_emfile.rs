@@ -332,16 +332,10 @@ fn out_of_descriptors_neither_spins_nor_dies_and_recovers() {
 /// (the spare descriptor is freed, the connection accepted with it, closed,
 /// and the spare taken again), so a burst drains in microseconds.
 ///
-/// Fails today: `eventide-streams`' `drop_one_connection`
-/// (`crates/streams/src/net/server.rs`) calls
-/// `spare.release_for(|| listener.accept())`, and `release_for`
-/// (`crates/reactor/src/sys/unix.rs`) reopens the spare while the accepted
-/// connection still holds the only free descriptor; the reopen fails with
-/// `EMFILE`, and accepting backs off for 100 ms per dropped connection.
-/// Closing the connection inside the closure
-/// (`release_for(|| listener.accept().map(drop))`) fixes it.
+/// A regression test: the spare descriptor used to be taken back while the
+/// accepted connection still held the only free descriptor, so the reopen
+/// failed and accepting backed off 100 ms per dropped connection.
 #[test]
-#[ignore = "streams bug: the EMFILE spare is retaken before the dropped connection closes"]
 fn connections_past_the_limit_are_closed_at_once() {
     let mut server = start();
     let done = watchdog(server.pid());

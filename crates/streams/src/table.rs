@@ -156,6 +156,8 @@ pub(crate) struct WriteSide<W> {
     pub(crate) pumping: bool,
     /// The write in flight is the final step.
     pub(crate) final_in_flight: bool,
+    /// A tick that emits `drain` (if still due) is queued.
+    pub(crate) drain_scheduled: bool,
     /// A transform's write whose completion waits for its readable side to
     /// drop below the mark.
     pub(crate) held: bool,
@@ -174,6 +176,7 @@ impl<W: Chunk> WriteSide<W> {
             max_batch,
             pumping: false,
             final_in_flight: false,
+            drain_scheduled: false,
             held: false,
         }
     }

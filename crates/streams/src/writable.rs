@@ -218,9 +218,14 @@ fn after_write<W: Chunk>(lp: &mut Loop, key: Key) {
             table::emit(lp, key, Event::Finish);
             maybe_auto_destroy(lp, key);
         });
-    } else if side.state.complete() {
+    } else if side.state.complete() && !side.drain_scheduled {
+        side.drain_scheduled = true;
         lp.next_tick(move |lp| {
-            if table::entry(lp, key).is_some_and(|e| !e.destroyed) {
+            let Some(side) = table::write_side::<W>(lp, key) else {
+                return;
+            };
+            side.drain_scheduled = false;
+            if side.state.take_drain() {
                 table::emit(lp, key, Event::Drain);
             }
         });

@@ -89,7 +89,9 @@ impl Run {
                 self.out.extend_from_slice(b);
             }
             self.model.length -= weight;
-            let drain = self.w.complete();
+            // The glue emits `drain` on the next tick, checking again with
+            // `take_drain`; here nothing happens in between.
+            let drain = self.w.complete() && self.w.take_drain();
             let expect = self.model.need_drain && self.model.length == 0 && !self.model.ending;
             prop_assert_eq!(drain, expect, "drain due exactly when Node says");
             if drain {
@@ -266,4 +268,25 @@ fn zero_length_chunks_count_nothing() {
     let mut w = WritableState::<Bytes>::new(1);
     assert_eq!(w.write(Bytes::new()), Ok(true));
     assert_eq!(w.write(Bytes::from_static(b"a")), Ok(false));
+}
+
+#[test]
+fn a_drain_is_not_emitted_when_the_buffer_refilled_before_the_tick() {
+    let mut w = WritableState::<Bytes>::new(4);
+    assert_eq!(w.write(Bytes::from_static(b"abcd")), Ok(false));
+    assert!(matches!(w.next_action(1), Some(WriteAction::One(_))));
+    assert!(
+        w.complete(),
+        "the buffer emptied after a false: drain is due"
+    );
+    // Before the drain's tick, the producer writes again and fills it.
+    assert_eq!(w.write(Bytes::from_static(b"efgh")), Ok(false));
+    assert!(
+        !w.take_drain(),
+        "a stale drain would let it write past the mark"
+    );
+    assert!(matches!(w.next_action(1), Some(WriteAction::One(_))));
+    assert!(w.complete());
+    assert!(w.take_drain());
+    assert!(!w.take_drain(), "once");
 }

@@ -658,15 +658,6 @@ fn send_continue(lp: &mut Loop, ck: Key, seq: u64) {
 
 fn on_drain(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
-    // A `drain` queued before the socket's buffer refilled is stale (the
-    // streams layer decides it when a write completes, not when it is
-    // emitted): passing it on would let the response write another piece
-    // past the high-water mark for every such drain.
-    let socket = c.socket;
-    if socket.writable_need_drain(lp) {
-        return;
-    }
-    let Some(c) = conn(lp, ck) else { return };
     let Some(front) = c.slots.front() else { return };
     let seq = front.seq;
     Response::new(ck, seq).drained(lp);

@@ -184,7 +184,8 @@ impl<T: Chunk> WritableState<T> {
     }
 
     /// The sink acknowledged the write in flight. Returns whether `drain` is
-    /// due: the buffer just emptied after a `write` returned `false`.
+    /// due: the buffer just emptied after a `write` returned `false`. Emit it
+    /// through [`WritableState::take_drain`], which checks again.
     pub fn complete(&mut self) -> bool {
         if !self.writing {
             return false;
@@ -192,11 +193,25 @@ impl<T: Chunk> WritableState<T> {
         self.writing = false;
         self.length -= self.in_flight;
         self.in_flight = 0;
-        if self.length == 0 && self.need_drain && !self.ending {
+        self.drain_due()
+    }
+
+    /// Whether `drain` is due now: the buffer is empty after a `write`
+    /// returned `false`, and `end` was not called.
+    pub fn drain_due(&self) -> bool {
+        self.length == 0 && self.need_drain && !self.ending && !self.destroyed
+    }
+
+    /// Emitting `drain`: returns whether it is still due (Node decides when
+    /// it emits, not when the write completed: a producer that wrote again
+    /// and got `false` meanwhile must wait for the next one), and if so
+    /// clears the need for it.
+    pub fn take_drain(&mut self) -> bool {
+        let due = self.drain_due();
+        if due {
             self.need_drain = false;
-            return true;
         }
-        false
+        due
     }
 
     /// The sink's final step finished: the side is finished.

@@ -366,11 +366,12 @@ fn drop_one_connection(lp: &mut Loop, key: Key) -> bool {
     let (Some(spare), Some(listener)) = (s.spare.as_mut(), s.listener.as_ref()) else {
         return back_off(lp, key);
     };
-    let accepted = spare.release_for(|| listener.accept());
+    // Close the connection inside the closure: the spare is taken again
+    // right after it, and needs the descriptor the connection held.
+    let accepted = spare.release_for(|| listener.accept().map(drop));
     let spare_back = spare.is_held();
     match accepted {
-        Ok(io) => {
-            drop(io);
+        Ok(()) => {
             s.stats.dropped_emfile += 1;
             if spare_back { true } else { back_off(lp, key) }
         }
