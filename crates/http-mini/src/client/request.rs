@@ -126,7 +126,7 @@ impl RequestOptions {
 /// (Node's `http.ClientRequest`). It is the request body as a writable
 /// stream; call [`ClientRequest::end`] to send it, even without a body.
 ///
-/// See the [module docs](self) for how the framing follows from `write` and
+/// See the [module docs](crate::client) for how the framing follows from `write` and
 /// `end`. The response, or the error, comes to the `on_response` callback
 /// given to [`request`](super::request), exactly once.
 ///

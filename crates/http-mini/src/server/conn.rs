@@ -20,6 +20,7 @@ use eventide_streams::{Readable, StreamError};
 use crate::proto::{BodyKind, Event, ParseError, RequestHead, RequestParser, Version};
 use crate::server::request::Request;
 use crate::server::response::{ResState, Response};
+use crate::server::slots::Slots;
 use crate::server::{ServerOptions, connection_closed, connection_opened, dispatch, http};
 
 /// Which deadline the connection's one timer stands for.
@@ -76,7 +77,7 @@ pub(crate) struct Conn {
     pub(crate) socket: Socket,
     parser: RequestParser,
     inbuf: BytesMut,
-    pub(crate) slots: VecDeque<Slot>,
+    pub(crate) slots: Slots,
     next_seq: u64,
     /// The request whose body is arriving.
     pub(crate) receiving: Option<u64>,
@@ -157,7 +158,7 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
         socket,
         parser,
         inbuf: BytesMut::new(),
-        slots: VecDeque::new(),
+        slots: Slots::default(),
         next_seq: 0,
         receiving: None,
         discard_budget: None,

@@ -41,6 +41,7 @@
 mod conn;
 mod request;
 mod response;
+mod slots;
 
 use std::io;
 use std::net::SocketAddr;
