@@ -60,7 +60,7 @@ where
     let addr = rx
         .recv()
         .map_err(|_| "the first worker exited before listening".to_string())??;
-    println!("{what} listening on {addr}");
+    say(format_args!("{what} listening on {addr}"));
     for _ in 1..workers {
         let (setup, tx) = (setup.clone(), tx.clone());
         threads.push(std::thread::spawn(move || {
@@ -70,7 +70,9 @@ where
             .map_err(|_| "a worker exited before listening".to_string())??;
     }
     if workers > 1 {
-        println!("{workers} loops share the port (SO_REUSEPORT)");
+        say(format_args!(
+            "{workers} loops share the port (SO_REUSEPORT)"
+        ));
     }
     for t in threads {
         t.join()
@@ -124,4 +126,16 @@ fn install_shutdown(lp: &mut Loop, shutdown: Task) -> Result<(), String> {
         lp.unref_handle(h);
     }
     Ok(())
+}
+
+/// Prints a line on stdout for a server: a closed or full stdout (a log
+/// reader that went away) must not stop the server, so errors are ignored
+/// where `println!` would panic.
+pub(crate) fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
 }

@@ -26,7 +26,7 @@ use eventide_http_mini::server::{Request, Response, Server, ServerOptions};
 use eventide_loop_phases::Loop;
 use eventide_streams::fs::{self, ReadOptions};
 
-use crate::cmd::common::{ListenArgs, Started, run_workers};
+use crate::cmd::common::{ListenArgs, Started, run_workers, say};
 use files::{FileInfo, Resolved};
 use range::Plan;
 
@@ -107,11 +107,13 @@ pub(crate) fn run(args: Args) -> Result<(), String> {
                     dir.display()
                 ));
             }
-            println!("serving {}", real.display());
+            say(format_args!("serving {}", real.display()));
             Some(Arc::new(real))
         }
         None => {
-            println!("serving the built-in page (give a DIR to serve files)");
+            say(format_args!(
+                "serving the built-in page (give a DIR to serve files)"
+            ));
             None
         }
     };
@@ -203,7 +205,7 @@ impl LogLine {
         if let Some(w) = self.worker {
             out.push_str(&format!(" [loop {w}]"));
         }
-        println!("{out}");
+        say(format_args!("{out}"));
     }
 }
 
