@@ -144,7 +144,9 @@ pub(crate) struct ServerState {
 pub(crate) struct Http {
     pub(crate) servers: Slab<ServerState>,
     pub(crate) conns: Slab<Conn>,
-    date: (u64, Bytes),
+    /// The formatted `Date`, and the loop time at which the wall clock's
+    /// second changes next (when it must be formatted again).
+    date: (Bytes, Duration),
 }
 
 /// The key of this table in loop storage (an index, not a map lookup).
@@ -155,17 +157,24 @@ pub(crate) fn http(lp: &mut Loop) -> &mut Http {
     lp.ext_by(*HTTP)
 }
 
-/// The `Date` header value, formatted once per second.
+/// The `Date` header value, formatted once per second. Between formats only
+/// the loop's cached time is read, not the wall clock.
 pub(crate) fn date(lp: &mut Loop) -> Bytes {
-    let now = SystemTime::now();
-    let secs = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let loop_now = lp.now();
     let h = http(lp);
-    if h.date.0 != secs || h.date.1.is_empty() {
-        h.date = (secs, Bytes::copy_from_slice(&http_date(now)));
+    if h.date.0.is_empty() || loop_now >= h.date.1 {
+        let wall = SystemTime::now();
+        let into_second = wall
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(Duration::ZERO, |d| {
+                Duration::from_nanos(u64::from(d.subsec_nanos()))
+            });
+        h.date = (
+            Bytes::copy_from_slice(&http_date(wall)),
+            loop_now + (Duration::from_secs(1) - into_second),
+        );
     }
-    h.date.1.clone()
+    h.date.0.clone()
 }
 
 /// An HTTP/1.1 server on the loop (Node's `http.Server`).
