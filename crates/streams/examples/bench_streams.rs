@@ -2,7 +2,7 @@
 //! it with `--release` and runs `xtask/bench/node/streams.js` beside it).
 //!
 //! ```text
-//! cargo run --release --example bench_streams -p eventide-streams [WORKLOAD]
+//! cargo run --release --example bench_streams -p eventide-streams [WORKLOAD [MIB]]
 //! cargo run --release --example bench_streams -p eventide-streams echo-server [PORT]
 //! ```
 //!
@@ -13,7 +13,9 @@
 //!   clones of one pre-made `Bytes` (no per-chunk allocation of data), through
 //!   [`Transform::pass_through`], into a [`Writable`] that discards. All
 //!   high-water marks 64 KiB. Throughput (GB/s, 10^9 bytes), the peak bytes
-//!   buffered by any of the three streams, peak RSS.
+//!   buffered by any of the three streams, peak RSS. `pipe MIB` moves MIB
+//!   MiB instead (a few under `valgrind --tool=callgrind`, to count
+//!   instructions per chunk).
 //! - `slow-consumer`: 32 MiB in 64 KiB chunks, each freshly allocated and
 //!   filled (so that unbounded buffering would show in the RSS), piped into a
 //!   `Writable` that takes 1 ms per chunk (a timer completes each write).
@@ -26,9 +28,11 @@
 //! Output: `BENCH <workload> <metric> <value> <unit> <higher|lower>` and
 //! `NOTE <workload> <text>` lines, as every bench program.
 
+use std::cell::Cell;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -44,8 +48,9 @@ const PIPE_BYTES: usize = 1 << 30;
 const SLOW_BYTES: usize = 32 << 20;
 const SLOW_PER_CHUNK: Duration = Duration::from_millis(1);
 
-/// A workload: prints its `BENCH` lines, or says why it could not.
-type Workload = fn() -> Result<(), String>;
+/// A workload: prints its `BENCH` lines, or says why it could not. The
+/// argument is the optional size in MiB given after the workload's name.
+type Workload = fn(Option<usize>) -> Result<(), String>;
 
 const WORKLOADS: [(&str, Workload); 2] = [("pipe", pipe), ("slow-consumer", slow_consumer)];
 
@@ -62,6 +67,14 @@ fn main() -> ExitCode {
             }
         };
     }
+    let size_mib = match args.next().map(|a| a.parse::<usize>()) {
+        None => None,
+        Some(Ok(n)) if n > 0 => Some(n),
+        Some(_) => {
+            eprintln!("bench_streams: the size after the workload is a number of MiB, above 0");
+            return ExitCode::from(2);
+        }
+    };
     let chosen: Vec<_> = WORKLOADS
         .iter()
         .filter(|(name, _)| only.as_deref().is_none_or(|o| o == *name))
@@ -76,7 +89,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     for (name, f) in chosen {
-        if let Err(e) = f() {
+        if let Err(e) = f(size_mib) {
             eprintln!("bench_streams: {name}: {e}");
             return ExitCode::FAILURE;
         }
@@ -137,21 +150,25 @@ struct Received(usize);
 #[derive(Default)]
 struct Outcome(Option<Result<(), StreamError>>);
 
-fn pipe() -> Result<(), String> {
+fn pipe(size_mib: Option<usize>) -> Result<(), String> {
+    let bytes = size_mib.map_or(PIPE_BYTES, |n| n << 20);
     let peak_reset = reset_peak_rss();
     let mut lp = Loop::try_new().map_err(|e| e.to_string())?;
     let src = Readable::new(
         &mut lp,
         Chunks {
-            left: PIPE_BYTES / CHUNK,
+            left: bytes / CHUNK,
             chunk: Bytes::from(vec![1u8; CHUNK]),
             fresh: false,
         },
         options("source"),
     );
     let through = Transform::<Bytes>::pass_through(&mut lp, options("pass-through"));
-    let sink = Writable::from_fn(&mut lp, options("discard"), |lp, b: Bytes| {
-        lp.ext::<Received>().0 += b.len();
+    // Counted in the closure, as Node's sink counts in a closure variable.
+    let received = Rc::new(Cell::new(0));
+    let count = received.clone();
+    let sink = Writable::from_fn(&mut lp, options("discard"), move |_, b: Bytes| {
+        count.set(count.get() + b.len());
         Ok(())
     });
     let t0 = Instant::now();
@@ -160,7 +177,8 @@ fn pipe() -> Result<(), String> {
         .finish(&mut lp, sink, |lp, r| lp.ext::<Outcome>().0 = Some(r));
     lp.run(RunMode::Default);
     let took = t0.elapsed();
-    check(&mut lp, PIPE_BYTES)?;
+    lp.ext::<Received>().0 = received.get();
+    check(&mut lp, bytes)?;
     let peak = [
         src.readable_peak_length(&lp),
         through.writable_peak_length(&lp),
@@ -173,14 +191,15 @@ fn pipe() -> Result<(), String> {
     bench(
         "pipe",
         "throughput",
-        PIPE_BYTES as f64 / took.as_secs_f64() / 1e9,
+        bytes as f64 / took.as_secs_f64() / 1e9,
         "GB/s",
         true,
     );
     bench("pipe", "peak_buffered", peak as f64 / 1024.0, "KiB", false);
     bench("pipe", "peak_rss", mib(peak_rss()?), "MiB", false);
     println!(
-        "NOTE pipe 1 GiB, 64 KiB chunks, Readable -> PassThrough -> discarding Writable, hwm 64 KiB"
+        "NOTE pipe {} MiB, 64 KiB chunks, Readable -> PassThrough -> discarding Writable, hwm 64 KiB",
+        bytes >> 20
     );
     if !peak_reset {
         println!("NOTE pipe peak_rss is the process peak (could not reset VmHWM)");
@@ -199,7 +218,7 @@ impl Sink<Bytes> for Slow {
     }
 }
 
-fn slow_consumer() -> Result<(), String> {
+fn slow_consumer(_size_mib: Option<usize>) -> Result<(), String> {
     let peak_reset = reset_peak_rss();
     let rss0 = current_rss()?;
     let mut lp = Loop::try_new().map_err(|e| e.to_string())?;

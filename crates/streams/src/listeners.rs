@@ -50,11 +50,19 @@ pub(crate) struct Emitting<A>(Vec<Listener<A>>);
 impl<A: Clone> Emitting<A> {
     /// Calls every listener with a copy of `arg`; returns the listeners to keep.
     pub(crate) fn call(mut self, lp: &mut Loop, arg: A) -> Self {
-        // Cloning `Bytes` is a reference-count increment.
-        for l in self.0.iter_mut() {
-            (l.f)(lp, arg.clone());
+        // Cloning `Bytes` is a reference-count increment; the last listener
+        // (the only one, usually) gets `arg` itself.
+        if let Some((last, others)) = self.0.split_last_mut() {
+            for l in others {
+                (l.f)(lp, arg.clone());
+            }
+            (last.f)(lp, arg);
         }
-        self.0.retain(|l| !l.once);
+        match self.0.as_slice() {
+            // One listener, the usual case, goes without the loop.
+            [only] if !only.once => {}
+            _ => self.0.retain(|l| !l.once),
+        }
         self
     }
 }
@@ -98,6 +106,11 @@ impl<A> Listeners<A> {
     /// dropping those removed during it.
     pub(crate) fn restore(&mut self, emitted: Emitting<A>) {
         self.emitting = self.emitting.saturating_sub(1);
+        if self.list.is_empty() && self.removed_while_emitting.is_empty() {
+            // Nothing added or removed meanwhile (the usual case).
+            self.list = emitted.0;
+            return;
+        }
         let removed = if self.emitting == 0 {
             std::mem::take(&mut self.removed_while_emitting)
         } else {

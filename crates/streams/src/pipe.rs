@@ -11,6 +11,7 @@ use eventide_reactor::slab::Key;
 
 use crate::core::Chunk;
 use crate::listeners::ListenerId;
+use crate::readable::{flow_tick, resume_side};
 use crate::stream::{Stream, off};
 use crate::table;
 
@@ -73,14 +74,15 @@ impl<R: Chunk, W> Stream<R, W> {
     ) -> Pipe {
         let (src_key, dst_key) = (self.key, dst.key);
         let on_drain = dst.on_drain(lp, move |lp| {
-            let src = Stream::<R, W>::from_key(src_key);
-            let Some(side) = table::read_side::<R>(lp, src_key) else {
+            let t = table::table(lp);
+            let Some(side) = t.entries.get_mut(src_key).and_then(|e| e.read_side::<R>()) else {
                 return;
             };
             let before = side.await_drain.len();
             side.await_drain.retain(|k| *k != dst_key);
-            if before > 0 && side.await_drain.is_empty() {
-                src.resume(lp);
+            // The source's `resume`, with its side in hand.
+            if before > 0 && side.await_drain.is_empty() && resume_side(side) {
+                t.ticks.queue(src_key, flow_tick::<R>).schedule(lp);
             }
         });
         let on_data = self.on_data(lp, move |lp, chunk| {
@@ -91,7 +93,8 @@ impl<R: Chunk, W> Stream<R, W> {
                 if !side.await_drain.contains(&dst_key) {
                     side.await_drain.push(dst_key);
                 }
-                Stream::<R, W>::from_key(src_key).pause(lp);
+                // The source's `pause`.
+                side.state.pause();
             }
         });
         let on_end = options

@@ -16,9 +16,9 @@ use eventide_reactor::slab::Key;
 
 use crate::core::Chunk;
 use crate::error::StreamError;
-use crate::listeners::ListenerId;
-use crate::stream::{Stream, destroy, maybe_auto_destroy};
-use crate::table::{self, Event};
+use crate::listeners::{Emitting, ListenerId};
+use crate::stream::{Source, Stream, destroy, maybe_auto_destroy};
+use crate::table::{self, Event, ReadSide};
 
 /// A source that keeps pushing synchronously gets this many rounds per flow;
 /// then the flow continues from an immediate, so timers and I/O get a turn.
@@ -77,11 +77,11 @@ impl<R: Chunk, W> Stream<R, W> {
     /// Switches to flowing mode (Node's `resume`): buffered chunks and then new
     /// ones are emitted as `data`, from the next tick.
     pub fn resume(self, lp: &mut Loop) {
-        let Some(side) = table::read_side::<R>(lp, self.key) else {
-            return;
-        };
-        side.state.resume();
-        schedule_flow::<R>(lp, self.key);
+        if let Some(side) = table::read_side::<R>(lp, self.key)
+            && resume_side(side)
+        {
+            table::next_tick(lp, self.key, flow_tick::<R>);
+        }
     }
 
     /// Stops `data` events (Node's `pause`). The buffer fills up to the
@@ -135,19 +135,53 @@ impl<R: Chunk, W> Stream<R, W> {
 }
 
 pub(crate) fn push<R: Chunk>(lp: &mut Loop, key: Key, chunk: R) -> bool {
-    let Some(side) = table::read_side::<R>(lp, key) else {
+    let Some(e) = table::entry(lp, key) else {
+        return false;
+    };
+    let wants_readable = !e.on_readable.is_empty();
+    let Some(side) = e.read_side::<R>() else {
         return false;
     };
     if side.state.push(chunk).is_err() {
         destroy(lp, key, Some(StreamError::PushAfterEof));
         return false;
     }
-    after_push::<R>(lp, key);
-    // After the chunk may have flowed on: Node's `length < hwm || length == 0`.
-    table::read_side::<R>(lp, key).is_some_and(|s| {
-        !s.state.is_ended()
-            && (s.state.length() < s.state.high_water_mark() || s.state.length() == 0)
-    })
+    // As `after_push`, with the side in hand.
+    match side.state.flowing() {
+        // Inside the source's read, the flow loop that asked picks it up.
+        Some(true) if side.in_source_read => {}
+        // `flow`, with the side in hand.
+        Some(true) => {
+            if let Some(next) = start_flow(side) {
+                return flow_from(lp, key, next).unwrap_or_else(|| {
+                    table::read_side::<R>(lp, key).is_some_and(|s| below_mark(s))
+                });
+            }
+        }
+        _ => {
+            if wants_readable && !side.readable_scheduled {
+                side.readable_scheduled = true;
+                let below = below_mark(side);
+                table::next_tick(lp, key, readable_tick::<R>);
+                return below;
+            }
+        }
+    }
+    below_mark(side)
+}
+
+/// `push`'s answer, after the chunk may have flowed on: Node's
+/// `length < hwm || length == 0`, and not ended.
+fn below_mark<R: Chunk>(side: &ReadSide<R>) -> bool {
+    let s = &side.state;
+    !s.is_ended() && (s.length() < s.high_water_mark() || s.length() == 0)
+}
+
+/// Node's `resume` on a side in hand. Returns whether a flow tick is to be
+/// queued (none was yet).
+pub(crate) fn resume_side<R: Chunk>(side: &mut ReadSide<R>) -> bool {
+    side.state.resume();
+    !std::mem::replace(&mut side.flow_scheduled, true)
 }
 
 fn push_eof<R: Chunk>(lp: &mut Loop, key: Key) {
@@ -176,64 +210,153 @@ fn after_push<R: Chunk>(lp: &mut Loop, key: Key) {
     }
 }
 
-fn schedule_flow<R: Chunk>(lp: &mut Loop, key: Key) {
-    let Some(side) = table::read_side::<R>(lp, key) else {
-        return;
-    };
-    if side.flow_scheduled {
-        return;
-    }
-    side.flow_scheduled = true;
-    lp.next_tick(move |lp| {
-        if let Some(side) = table::read_side::<R>(lp, key) {
-            side.flow_scheduled = false;
-            flow::<R>(lp, key);
-        }
-    });
+/// The tick queued by `resume`.
+pub(crate) fn flow_tick<R: Chunk>(lp: &mut Loop, key: Key) {
+    run_flow::<R>(lp, key, true);
 }
 
 /// Emits buffered chunks while flowing, asks the source for more while below
 /// the mark, and schedules `end` once the last chunk went out.
 pub(crate) fn flow<R: Chunk>(lp: &mut Loop, key: Key) {
-    let Some(side) = table::read_side::<R>(lp, key) else {
-        return;
-    };
+    run_flow::<R>(lp, key, false);
+}
+
+/// `flow` (and the tick of `resume` when `from_tick`). Returns `push`'s
+/// answer once done, or `None` if the flow did not run (already running, or
+/// the stream is gone).
+fn run_flow<R: Chunk>(lp: &mut Loop, key: Key, from_tick: bool) -> Option<bool> {
+    let side = table::read_side::<R>(lp, key)?;
+    if from_tick {
+        side.flow_scheduled = false;
+    }
+    let next = start_flow(side)?;
+    flow_from(lp, key, next)
+}
+
+/// Starts the flow loop, the side in hand: its first step, or `None` if a
+/// flow is already running (it picks new chunks up).
+fn start_flow<R: Chunk>(side: &mut ReadSide<R>) -> Option<FlowStep<R>> {
     if side.flowing_now {
-        return;
+        return None;
     }
     side.flowing_now = true;
-    for _ in 0..SYNC_ROUNDS_PER_FLOW {
-        while let Some(chunk) = table::read_side::<R>(lp, key).and_then(|s| s.state.next_flowing())
-        {
-            emit_data(lp, key, chunk);
+    Some(plan_flow(side))
+}
+
+/// What the flow loop does next.
+enum FlowStep<R> {
+    /// Emit this chunk to these `data` listeners (taken out of the side).
+    Emit(R, Emitting<R>),
+    /// Ask this source (taken out of the side) for this much.
+    Ask(Box<dyn Source<R>>, usize),
+    /// Asked for more, but there was no source to ask, or it was told of the
+    /// stream's destruction.
+    AskedNone,
+    /// Done: whether to queue `end`, whether to flow again from an
+    /// immediate, and `push`'s answer.
+    Stop(bool, bool, bool),
+}
+
+/// Decides the flow loop's next step, the side in hand: emit the next
+/// buffered chunk, schedule `end`, stop, or ask the source.
+fn plan_flow<R: Chunk>(side: &mut ReadSide<R>) -> FlowStep<R> {
+    if let Some(chunk) = side.state.next_flowing() {
+        return FlowStep::Emit(chunk, side.on_data.take());
+    }
+    if side.state.end_due() {
+        let end = !std::mem::replace(&mut side.end_scheduled, true);
+        return stop_flowing(side, end);
+    }
+    if side.state.flowing() != Some(true) || !side.state.wants_more() {
+        return stop_flowing(side, false);
+    }
+    // `invoke_source`, with the side in hand.
+    match side.source.take() {
+        None => {
+            side.state.read_idle();
+            FlowStep::AskedNone
         }
-        let Some(side) = table::read_side::<R>(lp, key) else {
-            return;
-        };
-        if side.state.end_due() {
-            schedule_end::<R>(lp, key);
-            break;
-        }
-        if side.state.flowing() != Some(true) || !call_source::<R>(lp, key) {
-            break;
-        }
-        // The source answers later: it will push and flow again. A source
-        // that answered synchronously, even with an empty chunk (which is not
-        // buffered), is asked again: nothing else would ask it.
-        if table::read_side::<R>(lp, key).is_none_or(|s| s.state.is_reading()) {
-            break;
+        Some(source) => {
+            side.in_source_read = true;
+            FlowStep::Ask(source, side.state.high_water_mark())
         }
     }
-    let Some(side) = table::read_side::<R>(lp, key) else {
-        return;
-    };
+}
+
+/// The flow loop, from its first step. Each pass makes one call (to the
+/// `data` listeners or to the source), which may re-enter the stream, then
+/// looks the side up once to finish it (put the listeners or the source
+/// back) and plan the next. A source that keeps pushing synchronously is
+/// asked at most [`SYNC_ROUNDS_PER_FLOW`] times.
+fn flow_from<R: Chunk>(lp: &mut Loop, key: Key, mut next: FlowStep<R>) -> Option<bool> {
+    let mut asked = 0;
+    loop {
+        let mut source = None;
+        let emitted = match next {
+            FlowStep::Emit(chunk, taken) => Some(taken.call(lp, chunk)),
+            FlowStep::Ask(mut s, size) => {
+                s.read(lp, Stream::from_key(key), size);
+                source = Some(s);
+                None
+            }
+            FlowStep::AskedNone => None,
+            FlowStep::Stop(end, more, below) => {
+                if end {
+                    table::next_tick(lp, key, end_readable::<R>);
+                }
+                if more {
+                    // Out of synchronous rounds: let the rest of the loop run first.
+                    lp.set_immediate(move |lp| flow::<R>(lp, key));
+                }
+                return Some(below);
+            }
+        };
+        let Some(side) = table::read_side::<R>(lp, key) else {
+            if let Some(mut source) = source {
+                // Gone during its own `read`: nobody else can tell it.
+                source.destroy(lp, Stream::from_key(key), None);
+            }
+            return None;
+        };
+        if let Some(kept) = emitted {
+            side.on_data.restore(kept);
+            next = plan_flow(side);
+            continue;
+        }
+        if let Some(mut source) = source {
+            side.in_source_read = false;
+            if side.state.is_destroyed() {
+                // Destroyed from inside its own `read` (a push after EOF, a
+                // destroy by the source): `destroy` found no source to tell,
+                // so tell it now.
+                let err = table::entry(lp, key).and_then(|e| e.error.clone());
+                source.destroy(lp, Stream::from_key(key), err.as_ref());
+                next = FlowStep::AskedNone;
+                continue;
+            }
+            if side.source.is_none() {
+                side.source = Some(source);
+            }
+        }
+        // The source answers later if the side still waits for it: it will
+        // push and flow again. A source that answered synchronously, even
+        // with an empty chunk (which is not buffered), is asked again
+        // (nothing else would ask it), unless it was asked enough times.
+        asked += 1;
+        next = if side.state.is_reading() || asked == SYNC_ROUNDS_PER_FLOW {
+            stop_flowing(side, false)
+        } else {
+            plan_flow(side)
+        };
+    }
+}
+
+/// Leaves the flow loop (see [`FlowStep::Stop`]).
+fn stop_flowing<R: Chunk>(side: &mut ReadSide<R>, end: bool) -> FlowStep<R> {
     side.flowing_now = false;
     let more = side.state.flowing() == Some(true)
         && (!side.state.is_empty() || side.state.end_due() || side.state.may_ask_source());
-    if more {
-        // Out of synchronous rounds: let the rest of the loop run first.
-        lp.set_immediate(move |lp| flow::<R>(lp, key));
-    }
+    FlowStep::Stop(end, more, below_mark(side))
 }
 
 /// Emits one chunk to the `data` listeners.
@@ -332,25 +455,27 @@ fn schedule_readable<R: Chunk>(lp: &mut Loop, key: Key) {
         return;
     }
     side.readable_scheduled = true;
-    lp.next_tick(move |lp| {
-        let Some(side) = table::read_side::<R>(lp, key) else {
-            return;
-        };
-        side.readable_scheduled = false;
-        if side.state.has_readable() && !side.state.is_destroyed() {
-            table::emit(lp, key, Event::Readable);
-        } else {
-            // The source answered with nothing to read (an empty chunk): ask
-            // it again, as Node's `maybeReadMore` does, or no one will.
-            call_source::<R>(lp, key);
-        }
-        // After `readable`, a stream with nothing to read and at its end ends.
-        if let Some(side) = table::read_side::<R>(lp, key)
-            && side.state.end_due()
-        {
-            schedule_end::<R>(lp, key);
-        }
-    });
+    table::next_tick(lp, key, readable_tick::<R>);
+}
+
+fn readable_tick<R: Chunk>(lp: &mut Loop, key: Key) {
+    let Some(side) = table::read_side::<R>(lp, key) else {
+        return;
+    };
+    side.readable_scheduled = false;
+    if side.state.has_readable() && !side.state.is_destroyed() {
+        table::emit(lp, key, Event::Readable);
+    } else {
+        // The source answered with nothing to read (an empty chunk): ask
+        // it again, as Node's `maybeReadMore` does, or no one will.
+        call_source::<R>(lp, key);
+    }
+    // After `readable`, a stream with nothing to read and at its end ends.
+    if let Some(side) = table::read_side::<R>(lp, key)
+        && side.state.end_due()
+    {
+        schedule_end::<R>(lp, key);
+    }
 }
 
 pub(crate) fn schedule_end<R: Chunk>(lp: &mut Loop, key: Key) {
@@ -361,7 +486,7 @@ pub(crate) fn schedule_end<R: Chunk>(lp: &mut Loop, key: Key) {
         return;
     }
     side.end_scheduled = true;
-    lp.next_tick(move |lp| end_readable::<R>(lp, key));
+    table::next_tick(lp, key, end_readable::<R>);
 }
 
 /// Emits `end` once, then ends the writable side of a duplex that does not

@@ -7,19 +7,52 @@
 //! knowing `W` (a source pushes into it, `pipe` reads from it).
 
 use std::any::Any;
+use std::collections::VecDeque;
 
 use eventide_loop_phases::Loop;
 use eventide_reactor::slab::{Key, Slab};
 
 use crate::core::{Chunk, ReadableState, WritableState};
 use crate::error::StreamError;
-use crate::listeners::Listeners;
+use crate::listeners::{Emitting, Listeners};
 use crate::stream::{Sink, Source, StreamOptions};
 
 #[derive(Default)]
 pub(crate) struct Streams {
     pub(crate) entries: Slab<Entry>,
     next_listener: u64,
+    pub(crate) ticks: Ticks,
+}
+
+/// Work on one stream for the next tick: a plain function and the stream's key.
+pub(crate) type TickFn = fn(&mut Loop, Key);
+
+/// Stream work for the next tick, in the order queued, each run by one tick
+/// of the loop (see [`next_tick`]).
+#[derive(Default)]
+pub(crate) struct Ticks(VecDeque<(Key, TickFn)>);
+
+impl Ticks {
+    /// Queues `f(lp, key)`. The loop's tick that runs it is queued by
+    /// [`Queued::schedule`], which must follow at once, before anything else
+    /// can queue a tick: [`next_tick`] in two steps, for a caller that holds
+    /// an entry of the table.
+    #[inline]
+    pub(crate) fn queue(&mut self, key: Key, f: TickFn) -> Queued {
+        self.0.push_back((key, f));
+        Queued(())
+    }
+}
+
+/// Stream work queued in [`Ticks`], whose loop tick is still to be queued.
+#[must_use = "queue the loop's tick with `schedule`, or the work never runs"]
+pub(crate) struct Queued(());
+
+impl Queued {
+    #[inline]
+    pub(crate) fn schedule(self, lp: &mut Loop) {
+        lp.next_tick(run_tick);
+    }
 }
 
 /// The key of this table in loop storage (an index, not a map lookup).
@@ -101,6 +134,16 @@ impl Entry {
         self.write = Some(Box::new(side));
         self.finished = Some(false);
         self.end_write = Some(crate::writable::end::<W>);
+    }
+
+    /// The readable side, if it has one of item type `R`.
+    pub(crate) fn read_side<R: Chunk>(&mut self) -> Option<&mut ReadSide<R>> {
+        self.read.as_mut()?.downcast_mut()
+    }
+
+    /// The writable side, if it has one of item type `W`.
+    pub(crate) fn write_side<W: Chunk>(&mut self) -> Option<&mut WriteSide<W>> {
+        self.write.as_mut()?.downcast_mut()
     }
 
     pub(crate) fn listeners(&mut self, event: Event) -> &mut Listeners<()> {
@@ -203,7 +246,7 @@ pub(crate) fn entry_ref(lp: &Loop, key: Key) -> Option<&Entry> {
 }
 
 pub(crate) fn read_side<R: Chunk>(lp: &mut Loop, key: Key) -> Option<&mut ReadSide<R>> {
-    entry(lp, key)?.read.as_mut()?.downcast_mut()
+    entry(lp, key)?.read_side()
 }
 
 pub(crate) fn read_side_ref<R: Chunk>(lp: &Loop, key: Key) -> Option<&ReadSide<R>> {
@@ -211,7 +254,7 @@ pub(crate) fn read_side_ref<R: Chunk>(lp: &Loop, key: Key) -> Option<&ReadSide<R
 }
 
 pub(crate) fn write_side<W: Chunk>(lp: &mut Loop, key: Key) -> Option<&mut WriteSide<W>> {
-    entry(lp, key)?.write.as_mut()?.downcast_mut()
+    entry(lp, key)?.write_side()
 }
 
 pub(crate) fn write_side_ref<W: Chunk>(lp: &Loop, key: Key) -> Option<&WriteSide<W>> {
@@ -224,6 +267,21 @@ pub(crate) fn next_listener_id(lp: &mut Loop) -> u64 {
     t.next_listener
 }
 
+/// Queues `f(lp, key)` for the next tick, as `lp.next_tick` would, without
+/// a heap allocation: the loop's tick is a function that captures nothing
+/// (a zero-sized box), and the key and the work wait in this table's queue.
+/// Each loop tick queued here takes the oldest entry, so both queues stay in
+/// step and the work runs exactly where a boxed closure would have.
+pub(crate) fn next_tick(lp: &mut Loop, key: Key, f: TickFn) {
+    table(lp).ticks.queue(key, f).schedule(lp);
+}
+
+fn run_tick(lp: &mut Loop) {
+    if let Some((key, f)) = table(lp).ticks.0.pop_front() {
+        f(lp, key);
+    }
+}
+
 /// Emits an untyped event: takes its listeners out, calls them, puts them back.
 pub(crate) fn emit(lp: &mut Loop, key: Key, event: Event) {
     let Some(e) = entry(lp, key) else { return };
@@ -231,6 +289,11 @@ pub(crate) fn emit(lp: &mut Loop, key: Key, event: Event) {
         return;
     }
     let taken = e.listeners(event).take();
+    call_and_restore(lp, key, event, taken);
+}
+
+/// Calls listeners taken out of `event`, then puts them back.
+pub(crate) fn call_and_restore(lp: &mut Loop, key: Key, event: Event, taken: Emitting<()>) {
     let kept = taken.call(lp, ());
     if let Some(e) = entry(lp, key) {
         e.listeners(event).restore(kept);

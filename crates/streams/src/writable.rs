@@ -14,8 +14,8 @@ use eventide_reactor::slab::Key;
 use crate::core::{Chunk, Refused, WriteAction};
 use crate::error::StreamError;
 use crate::listeners::ListenerId;
-use crate::stream::{Stream, WriteStatus, destroy, maybe_auto_destroy};
-use crate::table::{self, Event};
+use crate::stream::{Sink, Stream, WriteStatus, destroy, maybe_auto_destroy};
+use crate::table::{self, Event, TickFn, WriteSide};
 
 impl<R, W: Chunk> Stream<R, W> {
     /// Writes a chunk (Node's `write`). Returns `false` once the buffered
@@ -112,7 +112,10 @@ fn write<W: Chunk>(lp: &mut Loop, key: Key, chunk: W) -> bool {
     };
     match side.state.write(chunk) {
         Ok(below_mark) => {
-            pump::<W>(lp, key);
+            // `pump`, with the side in hand.
+            if let Some(next) = next_for_sink(side) {
+                run_sink(lp, key, next);
+            }
             below_mark
         }
         Err(Refused::AfterEnd) => {
@@ -135,28 +138,40 @@ pub(crate) fn end<W: Chunk>(lp: &mut Loop, key: Key) {
 /// Hands the sink whatever the state says is next, for as long as the sink
 /// completes synchronously.
 pub(crate) fn pump<W: Chunk>(lp: &mut Loop, key: Key) {
+    if let Some(side) = table::write_side::<W>(lp, key)
+        && let Some(next) = next_for_sink(side)
+    {
+        run_sink(lp, key, next);
+    }
+}
+
+/// What the sink is to do next, with the sink taken out of the side for the
+/// call; `None` while a call is in progress or there is nothing to do.
+fn next_for_sink<W: Chunk>(side: &mut WriteSide<W>) -> Option<(WriteAction<W>, Box<dyn Sink<W>>)> {
+    if side.pumping {
+        return None;
+    }
+    let action = side.state.next_action(side.max_batch)?;
+    let sink = side.sink.take()?;
+    side.pumping = true;
+    side.final_in_flight = matches!(action, WriteAction::Final);
+    Some((action, sink))
+}
+
+/// The loop of [`pump`], from a first call taken out by [`next_for_sink`]:
+/// each pass calls the sink, then looks the side up once to put the sink
+/// back, complete a synchronous write, and take the next call out.
+fn run_sink<W: Chunk>(lp: &mut Loop, key: Key, next: (WriteAction<W>, Box<dyn Sink<W>>)) {
+    let (mut action, mut sink) = next;
     loop {
-        let Some(side) = table::write_side::<W>(lp, key) else {
-            return;
-        };
-        if side.pumping {
-            return;
-        }
-        let Some(action) = side.state.next_action(side.max_batch) else {
-            return;
-        };
-        let Some(mut sink) = side.sink.take() else {
-            return;
-        };
-        side.pumping = true;
-        side.final_in_flight = matches!(action, WriteAction::Final);
         let stream = Stream::from_key(key);
         let status = match action {
             WriteAction::One(chunk) => sink.write(lp, stream, chunk),
             WriteAction::Write(batch) => sink.writev(lp, stream, batch),
             WriteAction::Final => sink.finish(lp, stream),
         };
-        let Some(side) = table::write_side::<W>(lp, key) else {
+        let t = table::table(lp);
+        let Some(side) = t.entries.get_mut(key).and_then(|e| e.write_side::<W>()) else {
             return;
         };
         side.pumping = false;
@@ -170,16 +185,25 @@ pub(crate) fn pump<W: Chunk>(lp: &mut Loop, key: Key) {
         if side.sink.is_none() {
             side.sink = Some(sink);
         }
-        match status {
-            WriteStatus::Done => after_write::<W>(lp, key),
+        let tick = match status {
+            WriteStatus::Done => after_write(side),
             // Completed from inside the sink (`complete_write`): go on.
-            WriteStatus::Pending if !side.state.is_writing() => {}
+            WriteStatus::Pending if !side.state.is_writing() => None,
             WriteStatus::Pending => return,
             WriteStatus::Failed(e) => {
                 destroy(lp, key, Some(e));
                 return;
             }
+        };
+        let queued = tick.map(|f| t.ticks.queue(key, f));
+        let next = next_for_sink(side);
+        if let Some(queued) = queued {
+            queued.schedule(lp);
         }
+        let Some(next) = next else {
+            return;
+        };
+        (action, sink) = next;
     }
 }
 
@@ -193,41 +217,56 @@ fn complete_write<W: Chunk>(lp: &mut Loop, key: Key, result: Result<(), StreamEr
     match result {
         Err(e) => destroy(lp, key, Some(e)),
         Ok(()) => {
-            after_write::<W>(lp, key);
-            pump::<W>(lp, key);
+            let tick = after_write(side);
+            let next = next_for_sink(side);
+            if let Some(tick) = tick {
+                table::next_tick(lp, key, tick);
+            }
+            if let Some(next) = next {
+                run_sink(lp, key, next);
+            }
         }
     }
 }
 
-/// The write (or final step) in flight completed: `drain` or `finish` may be due.
-fn after_write<W: Chunk>(lp: &mut Loop, key: Key) {
-    let Some(side) = table::write_side::<W>(lp, key) else {
-        return;
-    };
+/// The write (or final step) in flight completed: returns the tick that
+/// emits `finish` or `drain`, if one is due and not queued yet.
+fn after_write<W: Chunk>(side: &mut WriteSide<W>) -> Option<TickFn> {
     if side.final_in_flight {
         side.final_in_flight = false;
         side.state.complete_final();
-        lp.next_tick(move |lp| {
-            let Some(e) = table::entry(lp, key) else {
-                return;
-            };
-            if e.destroyed {
-                return;
-            }
-            e.finished = Some(true);
-            table::emit(lp, key, Event::Finish);
-            maybe_auto_destroy(lp, key);
-        });
+        Some(finish_tick)
     } else if side.state.complete() && !side.drain_scheduled {
         side.drain_scheduled = true;
-        lp.next_tick(move |lp| {
-            let Some(side) = table::write_side::<W>(lp, key) else {
-                return;
-            };
-            side.drain_scheduled = false;
-            if side.state.take_drain() {
-                table::emit(lp, key, Event::Drain);
-            }
-        });
+        Some(drain_tick::<W>)
+    } else {
+        None
+    }
+}
+
+fn finish_tick(lp: &mut Loop, key: Key) {
+    let Some(e) = table::entry(lp, key) else {
+        return;
+    };
+    if e.destroyed {
+        return;
+    }
+    e.finished = Some(true);
+    table::emit(lp, key, Event::Finish);
+    maybe_auto_destroy(lp, key);
+}
+
+/// Emits `drain` if it is still due (Node decides when it emits).
+fn drain_tick<W: Chunk>(lp: &mut Loop, key: Key) {
+    let Some(e) = table::entry(lp, key) else {
+        return;
+    };
+    let Some(side) = e.write_side::<W>() else {
+        return;
+    };
+    side.drain_scheduled = false;
+    if side.state.take_drain() && !e.on_drain.is_empty() {
+        let taken = e.on_drain.take();
+        table::call_and_restore(lp, key, Event::Drain, taken);
     }
 }
