@@ -20,6 +20,7 @@ use std::process::{Command, Stdio};
 use crate::cmd::{cargo, root};
 
 mod http;
+mod libuv;
 mod proc;
 mod streams;
 
@@ -41,7 +42,7 @@ struct Collected {
 const SUITES: &[Suite] = &[
     Suite {
         name: "loop",
-        peers: &["Node"],
+        peers: &["Node", "libuv"],
         collect: collect_loop,
     },
     Suite {
@@ -56,11 +57,16 @@ const SUITES: &[Suite] = &[
     },
 ];
 
-/// `bench_loop` and `node xtask/bench/node/loop.js`.
+/// Runs of each loop bench program; the table shows each figure's median.
+const LOOP_RUNS: usize = 3;
+
+/// `bench_loop`, `node xtask/bench/node/loop.js` and `loop_libuv` (built from
+/// `xtask/bench/libuv/loop.c`), [`LOOP_RUNS`] times each, interleaved so that
+/// other load on the machine falls on all of them alike; the medians.
 fn collect_loop() -> Result<Collected, String> {
-    let mut cmd = cargo();
-    cmd.args([
-        "run",
+    let mut build = cargo();
+    build.args([
+        "build",
         "--release",
         "--quiet",
         "--example",
@@ -68,12 +74,41 @@ fn collect_loop() -> Result<Collected, String> {
         "-p",
         "eventide-loop-phases",
     ]);
-    let ours = collect(cmd)?.ok_or("cargo was not found, though it is running this task")?;
-    let mut node = Command::new("node");
-    node.arg("xtask/bench/node/loop.js").current_dir(root());
+    crate::cmd::run(build)?;
+    let bench_loop = proc::target_dir().join("release/examples/bench_loop");
+    let libuv = libuv::build_loop()
+        .map_err(|why| eprintln!("bench: peer libuv skipped: {why}"))
+        .ok();
+    let mut ours = Vec::new();
+    let mut node: Option<Vec<Output>> = Some(Vec::new());
+    let mut uv: Option<Vec<Output>> = libuv.as_ref().map(|_| Vec::new());
+    for _ in 0..LOOP_RUNS {
+        let out = collect(Command::new(&bench_loop))?
+            .ok_or_else(|| format!("{} is missing", bench_loop.display()))?;
+        ours.push(out);
+        if let Some(runs) = node.as_mut() {
+            let mut cmd = Command::new("node");
+            cmd.arg("xtask/bench/node/loop.js").current_dir(root());
+            match peer("Node", cmd) {
+                Some(out) => runs.push(out),
+                None => node = None,
+            }
+        }
+        if let (Some(runs), Some(path)) = (uv.as_mut(), libuv.as_ref()) {
+            match peer("libuv", Command::new(path)) {
+                Some(out) => runs.push(out),
+                None => uv = None,
+            }
+        }
+    }
+    let mut ours = Output::median(ours);
+    ours.notes.push((
+        "all".into(),
+        format!("median of {LOOP_RUNS} runs of each program, interleaved"),
+    ));
     Ok(Collected {
         ours,
-        peers: vec![peer("Node", node)],
+        peers: vec![node.map(Output::median), uv.map(Output::median)],
     })
 }
 

@@ -2,8 +2,12 @@
 //! `--release` and runs `xtask/bench/node/loop.js` beside it).
 //!
 //! ```text
-//! cargo run --release --example bench_loop -p eventide-loop-phases [WORKLOAD]
+//! cargo run --release --example bench_loop -p eventide-loop-phases [WORKLOAD [COUNT]]
 //! ```
+//!
+//! `COUNT` replaces the workload's size (timers, immediates, ticks; for
+//! `iterations`, a number of iterations instead of one second), so that a
+//! profiler such as `valgrind --tool=callgrind` gets a short, repeatable run.
 //!
 //! Workloads (all of them, in this order, without an argument):
 //!
@@ -16,7 +20,8 @@
 //!   previous one (so one per loop iteration, as in Node).
 //! - `ticks`: a chain of 10,000,000 `next_tick`s from inside one callback.
 //! - `iterations`: an idle handle counts loop iterations for one second (the
-//!   loop does nothing else; poll does not block while an idle handle is active).
+//!   loop does nothing else; poll does not block while an idle handle is
+//!   active, and with no descriptor watched it makes no system call).
 //!
 //! Output: one line per figure, the same for every bench program:
 //! `BENCH <workload> <metric> <value> <unit> <higher|lower>` (which is better),
@@ -36,8 +41,9 @@ const TICKS: u64 = 10_000_000;
 const TIMERS: u64 = 1_000_000;
 const ITERATIONS_FOR: Duration = Duration::from_secs(1);
 
-/// A workload: prints its `BENCH` lines, or says why it could not.
-type Workload = fn() -> Result<(), String>;
+/// A workload: prints its `BENCH` lines, or says why it could not. The
+/// argument is `COUNT`, if given.
+type Workload = fn(Option<u64>) -> Result<(), String>;
 
 const WORKLOADS: [(&str, Workload); 4] = [
     ("timers", timers),
@@ -48,6 +54,14 @@ const WORKLOADS: [(&str, Workload); 4] = [
 
 fn main() -> ExitCode {
     let only = std::env::args().nth(1);
+    let count = match std::env::args().nth(2).map(|c| c.parse::<u64>()) {
+        None => None,
+        Some(Ok(n)) if n > 0 => Some(n),
+        Some(_) => {
+            eprintln!("bench_loop: COUNT must be a positive integer");
+            return ExitCode::from(2);
+        }
+    };
     let chosen: Vec<_> = WORKLOADS
         .iter()
         .filter(|(name, _)| only.as_deref().is_none_or(|o| o == *name))
@@ -62,7 +76,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     for (name, f) in chosen {
-        if let Err(e) = f() {
+        if let Err(e) = f(count) {
             eprintln!("bench_loop: {name}: {e}");
             return ExitCode::FAILURE;
         }
@@ -84,20 +98,21 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-/// A chain: how many links ran, and when the first and last ran.
+/// A chain: how many links ran, of how many, and when the first and last ran.
 #[derive(Default)]
 struct Chain {
     n: u64,
+    total: u64,
     start: Option<Instant>,
     end: Option<Instant>,
 }
 
 impl Chain {
     /// Counts one link; returns whether the chain goes on.
-    fn link(lp: &mut Loop, total: u64) -> bool {
+    fn link(lp: &mut Loop) -> bool {
         let c = lp.ext::<Chain>();
         c.n += 1;
-        if c.n < total {
+        if c.n < c.total {
             return true;
         }
         c.end = Some(Instant::now());
@@ -113,39 +128,43 @@ impl Chain {
     }
 }
 
-fn immediates() -> Result<(), String> {
+fn immediates(count: Option<u64>) -> Result<(), String> {
     fn step(lp: &mut Loop) {
-        if Chain::link(lp, IMMEDIATES) {
+        if Chain::link(lp) {
             lp.set_immediate(step);
         }
     }
+    let total = count.unwrap_or(IMMEDIATES);
     let mut lp = Loop::try_new().map_err(|e| e.to_string())?;
+    lp.ext::<Chain>().total = total;
     lp.ext::<Chain>().start = Some(Instant::now());
     lp.set_immediate(step);
     lp.run(RunMode::Default);
-    let took = Chain::finish(&mut lp, IMMEDIATES)?;
-    bench("immediates", "rate", rate(IMMEDIATES, took), "ops/s", true);
+    let took = Chain::finish(&mut lp, total)?;
+    bench("immediates", "rate", rate(total, took), "ops/s", true);
     Ok(())
 }
 
-fn ticks() -> Result<(), String> {
+fn ticks(count: Option<u64>) -> Result<(), String> {
     fn tick(lp: &mut Loop) {
-        if Chain::link(lp, TICKS) {
+        if Chain::link(lp) {
             lp.next_tick(tick);
         }
     }
+    let total = count.unwrap_or(TICKS);
     let mut lp = Loop::try_new().map_err(|e| e.to_string())?;
+    lp.ext::<Chain>().total = total;
     lp.set_immediate(|lp| {
         lp.ext::<Chain>().start = Some(Instant::now());
         lp.next_tick(tick);
     });
     lp.run(RunMode::Default);
-    let took = Chain::finish(&mut lp, TICKS)?;
-    bench("ticks", "rate", rate(TICKS, took), "ops/s", true);
+    let took = Chain::finish(&mut lp, total)?;
+    bench("ticks", "rate", rate(total, took), "ops/s", true);
     Ok(())
 }
 
-fn timers() -> Result<(), String> {
+fn timers(count: Option<u64>) -> Result<(), String> {
     #[derive(Default)]
     struct Fired(u64);
     fn fired(lp: &mut Loop) {
@@ -154,8 +173,9 @@ fn timers() -> Result<(), String> {
     let peak_reset = reset_peak_rss();
     let cpu0 = cpu_time()?;
     let t0 = Instant::now();
+    let total = count.unwrap_or(TIMERS);
     let mut lp = Loop::try_new().map_err(|e| e.to_string())?;
-    for i in 0..TIMERS {
+    for i in 0..total {
         lp.set_timeout(Duration::from_millis(i % 1000), fired);
     }
     let setup = t0.elapsed();
@@ -163,8 +183,8 @@ fn timers() -> Result<(), String> {
     let wall = t0.elapsed();
     let cpu = cpu_time()?.saturating_sub(cpu0);
     let n = lp.ext::<Fired>().0;
-    if n != TIMERS {
-        return Err(format!("{n} of {TIMERS} timers fired"));
+    if n != total {
+        return Err(format!("{n} of {total} timers fired"));
     }
     let peak = peak_rss()?;
     drop(lp);
@@ -186,7 +206,7 @@ fn timers() -> Result<(), String> {
     Ok(())
 }
 
-fn iterations() -> Result<(), String> {
+fn iterations(count: Option<u64>) -> Result<(), String> {
     let mut lp = Loop::try_new().map_err(|e| e.to_string())?;
     let idle = lp.idle_init();
     let start = Instant::now();
@@ -195,7 +215,11 @@ fn iterations() -> Result<(), String> {
         let c = lp.ext::<Chain>();
         c.n += 1;
         // Reading the clock every time would cost more than the iteration.
-        if c.n % 1024 == 0 && Instant::now() >= until {
+        let done = match count {
+            Some(limit) => c.n == limit,
+            None => c.n % 1024 == 0 && Instant::now() >= until,
+        };
+        if done {
             lp.idle_stop(idle);
         }
     });
@@ -204,7 +228,7 @@ fn iterations() -> Result<(), String> {
     let n = lp.ext::<Chain>().n;
     bench("iterations", "rate", rate(n, took), "iter/s", true);
     println!(
-        "NOTE iterations an idle handle counts empty iterations for 1 s (each polls with timeout 0)"
+        "NOTE iterations an idle handle counts empty iterations for 1 s (no descriptor is watched: no poll system call, as in libuv)"
     );
     Ok(())
 }

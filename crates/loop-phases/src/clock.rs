@@ -1,12 +1,15 @@
 //! The loop's clock: real (monotonic) or manual (for deterministic tests).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use eventide_reactor::sys::monotonic_ns;
 
 /// Where the loop reads the time from.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Clock {
-    /// Monotonic time since the loop was created.
-    Real { epoch: Instant },
+    /// Monotonic time since the loop was created: `epoch` is the
+    /// [`monotonic_ns`] reading then.
+    Real { epoch: u64 },
     /// Time that moves only when the loop would otherwise block waiting for a
     /// timer (it jumps to the timer) or when the test calls `Loop::advance`.
     Manual { now: u64 },
@@ -15,14 +18,15 @@ pub(crate) enum Clock {
 impl Clock {
     pub(crate) fn real() -> Self {
         Clock::Real {
-            epoch: Instant::now(),
+            epoch: monotonic_ns(),
         }
     }
 
     /// Nanoseconds since the loop's epoch.
+    #[inline]
     pub(crate) fn read(&self) -> u64 {
         match self {
-            Clock::Real { epoch } => duration_ns(epoch.elapsed()),
+            Clock::Real { epoch } => monotonic_ns().saturating_sub(*epoch),
             Clock::Manual { now } => *now,
         }
     }

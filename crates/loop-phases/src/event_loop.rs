@@ -339,7 +339,7 @@ impl Loop {
     pub fn is_active(&self, h: impl AsHandle) -> bool {
         match h.as_handle() {
             AnyHandle::Timer(t) => self.timers.entries.contains(t.0),
-            AnyHandle::Immediate(i) => self.immediates.entries.contains(i.0),
+            AnyHandle::Immediate(i) => self.immediates.get(i.0).is_some(),
             AnyHandle::Handle(id) => self
                 .handle(id)
                 .is_some_and(|e| e.flags & (ACTIVE | CLOSING) == ACTIVE),
@@ -362,11 +362,7 @@ impl Loop {
     pub fn has_ref(&self, h: impl AsHandle) -> bool {
         match h.as_handle() {
             AnyHandle::Timer(t) => self.timers.entries.get(t.0).is_some_and(|e| e.referenced),
-            AnyHandle::Immediate(i) => self
-                .immediates
-                .entries
-                .get(i.0)
-                .is_some_and(|e| e.referenced),
+            AnyHandle::Immediate(i) => self.immediates.get(i.0).is_some_and(|e| e.referenced),
             AnyHandle::Handle(id) => self.handle(id).is_some_and(|e| e.flags & REFERENCED != 0),
         }
     }
@@ -394,7 +390,7 @@ impl Loop {
                 }
             }
             AnyHandle::Immediate(i) => {
-                if let Some(e) = self.immediates.entries.get_mut(i.0)
+                if let Some(e) = self.immediates.get_mut(i.0)
                     && e.referenced != on
                 {
                     e.referenced = on;
@@ -539,14 +535,21 @@ impl Loop {
         self.draining = false;
     }
 
+    #[inline]
     fn run_traced(&mut self, kind: CallbackKind, t: Task) {
         if self.trace.is_none() {
             t(self);
         } else {
-            let start = Instant::now();
-            t(self);
-            self.emit_callback(kind, kind.name(), start);
+            self.run_and_trace(kind, t);
         }
+    }
+
+    /// Kept out of line so that the untraced drain stays a tight loop.
+    #[inline(never)]
+    fn run_and_trace(&mut self, kind: CallbackKind, t: Task) {
+        let start = Instant::now();
+        t(self);
+        self.emit_callback(kind, kind.name(), start);
     }
 
     /// Queues `f` to run after the current callback, before any other callback
@@ -655,12 +658,14 @@ impl Loop {
     /// lp.ext::<Counter>().0 += 1;
     /// assert_eq!(lp.ext::<Counter>().0, 2);
     /// ```
+    #[inline]
     pub fn ext<T: Default + 'static>(&mut self) -> &mut T {
         self.ext.by_type()
     }
 
     /// The same storage as [`Loop::ext`], reached through a key kept in a
     /// `static`: an index instead of a map lookup, for hot paths.
+    #[inline]
     pub fn ext_by<T: Default + 'static>(&mut self, key: ExtKey<T>) -> &mut T {
         self.ext.by_key(key)
     }

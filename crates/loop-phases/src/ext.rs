@@ -105,19 +105,21 @@ impl Hasher for TypeIdHasher {
 pub(crate) struct Extensions {
     slots: Vec<Option<Box<dyn Any>>>,
     index: HashMap<TypeId, usize, BuildHasherDefault<TypeIdHasher>>,
+    /// The type looked up last and its index: a callback that keeps its
+    /// state here usually reaches the same storage many times in a row, and
+    /// comparing one `TypeId` is cheaper than probing the map.
+    last: Option<(TypeId, usize)>,
 }
 
 impl Extensions {
+    // The hot paths are small and inlined into the caller; creating a storage
+    // and probing the map are kept out of line.
+
+    #[inline]
     pub(crate) fn by_key<T: Default + 'static>(&mut self, key: ExtKey<T>) -> &mut T {
         let i = key.index;
-        if self.slots.len() <= i {
-            self.slots.resize_with(i + 1, || None);
-        }
-        if self.slots[i].is_none() {
-            // Created through a key: `try_ext`, which looks up by type, must
-            // find it too.
-            self.index.insert(TypeId::of::<T>(), i);
-            self.slots[i] = Some(Box::new(T::default()));
+        if self.slots.get(i).is_none_or(Option::is_none) {
+            self.create::<T>(i);
         }
         self.slots[i]
             .as_mut()
@@ -125,15 +127,36 @@ impl Extensions {
             .expect("an ExtKey indexes storage of its own type")
     }
 
+    #[cold]
+    fn create<T: Default + 'static>(&mut self, i: usize) {
+        if self.slots.len() <= i {
+            self.slots.resize_with(i + 1, || None);
+        }
+        // Created through a key: `try_ext`, which looks up by type, must
+        // find it too.
+        self.index.insert(TypeId::of::<T>(), i);
+        self.slots[i] = Some(Box::new(T::default()));
+    }
+
+    #[inline]
     pub(crate) fn by_type<T: Default + 'static>(&mut self) -> &mut T {
-        let i = *self
-            .index
-            .entry(TypeId::of::<T>())
-            .or_insert_with(|| index_of(TypeId::of::<T>()));
+        let t = TypeId::of::<T>();
+        let i = match self.last {
+            Some((last, i)) if last == t => i,
+            _ => self.index_of_type(t),
+        };
         self.by_key(ExtKey::<T> {
             index: i,
             _type: PhantomData,
         })
+    }
+
+    /// The index of type `t`, remembered as the last one looked up.
+    #[cold]
+    fn index_of_type(&mut self, t: TypeId) -> usize {
+        let i = *self.index.entry(t).or_insert_with(|| index_of(t));
+        self.last = Some((t, i));
+        i
     }
 
     pub(crate) fn get<T: 'static>(&self) -> Option<&T> {

@@ -86,9 +86,10 @@ handle_types! {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Timer(pub(crate) Key);
 
-/// An immediate queued with `set_immediate`.
+/// An immediate queued with `set_immediate`: its place in the sequence of
+/// all immediates the loop queued, never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Immediate(pub(crate) Key);
+pub struct Immediate(pub(crate) u64);
 
 /// Any kind of handle, for the operations all handles share: `ref_handle`,
 /// `unref_handle`, `has_ref`, `is_active`, `close`.

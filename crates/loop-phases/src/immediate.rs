@@ -10,23 +10,40 @@
 
 use std::collections::VecDeque;
 
-use eventide_reactor::slab::{Key, Slab};
-
 use crate::event_loop::Loop;
 use crate::handle::{Immediate, Task};
 use crate::trace::CallbackKind;
 
 pub(crate) struct ImmediateEntry {
-    task: Task,
+    /// `None` once cleared: the entry stays in the queue until its turn.
+    task: Option<Task>,
     pub(crate) referenced: bool,
 }
 
+/// The immediates queue. An immediate's id is its position in the sequence
+/// of all immediates ever queued, so the queue itself is the lookup table:
+/// the entry for `id` is at `id - first`. No id is ever reused, so a stale
+/// one (run or cleared) is never taken for a newer immediate.
 #[derive(Default)]
 pub(crate) struct Immediates {
-    pub(crate) entries: Slab<ImmediateEntry>,
-    order: VecDeque<Key>,
+    queue: VecDeque<ImmediateEntry>,
+    /// The id of `queue[0]`.
+    first: u64,
     /// Queued immediates that are referenced.
     pub(crate) referenced: usize,
+}
+
+impl Immediates {
+    /// The queued (not yet run, not cleared) immediate `id`.
+    pub(crate) fn get(&self, id: u64) -> Option<&ImmediateEntry> {
+        let i = usize::try_from(id.checked_sub(self.first)?).ok()?;
+        self.queue.get(i).filter(|e| e.task.is_some())
+    }
+
+    pub(crate) fn get_mut(&mut self, id: u64) -> Option<&mut ImmediateEntry> {
+        let i = usize::try_from(id.checked_sub(self.first)?).ok()?;
+        self.queue.get_mut(i).filter(|e| e.task.is_some())
+    }
 }
 
 impl Loop {
@@ -34,14 +51,15 @@ impl Loop {
     /// immediates are running (Node's `setImmediate`): called from the close
     /// phase or from an immediate, `f` waits for the next iteration.
     pub fn set_immediate(&mut self, f: impl FnOnce(&mut Loop) + 'static) -> Immediate {
-        let key = self.immediates.entries.insert(ImmediateEntry {
-            task: Box::new(f),
+        let im = &mut self.immediates;
+        let id = im.first + im.queue.len() as u64;
+        im.queue.push_back(ImmediateEntry {
+            task: Some(Box::new(f)),
             referenced: true,
         });
-        self.immediates.order.push_back(key);
-        self.immediates.referenced += 1;
+        im.referenced += 1;
         self.active_refs += 1;
-        Immediate(key)
+        Immediate(id)
     }
 
     /// Cancels an immediate (Node's `clearImmediate`); its callback is dropped
@@ -50,18 +68,18 @@ impl Loop {
         self.immediate_remove(i.0)
     }
 
-    pub(crate) fn immediate_remove(&mut self, key: Key) -> bool {
-        match self.immediates.entries.remove(key) {
-            Some(e) => {
-                self.release_immediate(&e);
-                true
-            }
-            None => false,
-        }
+    pub(crate) fn immediate_remove(&mut self, id: u64) -> bool {
+        let Some(e) = self.immediates.get_mut(id) else {
+            return false;
+        };
+        let (task, referenced) = (e.task.take(), e.referenced);
+        self.release_immediate(referenced);
+        drop(task);
+        true
     }
 
-    fn release_immediate(&mut self, e: &ImmediateEntry) {
-        if e.referenced {
+    fn release_immediate(&mut self, referenced: bool) {
+        if referenced {
             self.immediates.referenced -= 1;
             self.active_refs -= 1;
         }
@@ -74,15 +92,16 @@ impl Loop {
 
     /// Runs the immediates queued before this check phase began.
     pub(crate) fn run_immediates(&mut self) {
-        let queued = self.immediates.order.len();
+        let queued = self.immediates.queue.len();
         for _ in 0..queued {
-            let Some(key) = self.immediates.order.pop_front() else {
+            let Some(e) = self.immediates.queue.pop_front() else {
                 break;
             };
-            // Cleared immediates leave their key behind; skip it.
-            if let Some(e) = self.immediates.entries.remove(key) {
-                self.release_immediate(&e);
-                self.invoke(CallbackKind::Immediate, "immediate", e.task);
+            self.immediates.first += 1;
+            // A cleared immediate leaves an empty entry behind; skip it.
+            if let Some(task) = e.task {
+                self.release_immediate(e.referenced);
+                self.invoke(CallbackKind::Immediate, "immediate", task);
             }
         }
     }

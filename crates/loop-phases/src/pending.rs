@@ -21,7 +21,14 @@ pub(crate) enum Pending {
 }
 
 impl Loop {
+    #[inline]
     pub(crate) fn run_pending(&mut self) {
+        if !self.pending.is_empty() {
+            self.run_pending_pass();
+        }
+    }
+
+    fn run_pending_pass(&mut self) {
         // Only what was queued when the pass began: callbacks queue behind it
         // for the next pass. Counting, rather than taking the queue out,
         // keeps the rest queued if a callback panics.

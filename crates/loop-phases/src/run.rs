@@ -162,7 +162,9 @@ impl Loop {
             let timeout = timeout.map(Duration::from_nanos);
             self.emit(TraceEvent::PollStart { timeout });
         }
-        let blocked_since = Instant::now();
+        // A poll that cannot block is not timed: one clock read less per
+        // iteration of a busy loop.
+        let blocked_since = (timeout != Some(0)).then(Instant::now);
         let os_timeout = match timeout {
             // A manual clock never sleeps for a timer: it jumps to it below.
             Some(_) if self.clock.is_manual() => Some(Duration::ZERO),
@@ -175,11 +177,7 @@ impl Loop {
         // Readiness fed back by callbacks of earlier iterations joins the
         // batch; feeds queued by this batch's callbacks wait for the next one.
         self.events.append(&mut self.feeds);
-        let blocked = if timeout == Some(0) {
-            Duration::ZERO
-        } else {
-            blocked_since.elapsed()
-        };
+        let blocked = blocked_since.map_or(Duration::ZERO, |t| t.elapsed());
         if !self.clock.is_manual() {
             self.metrics.idle += blocked;
         } else if let Some(t) = timeout.filter(|t| *t > 0)
@@ -193,8 +191,11 @@ impl Loop {
         }
         // As libuv's `uv__io_poll`: the callbacks that follow see the time
         // the poll returned, not the time the iteration began (the poll may
-        // have blocked for long).
-        self.update_time();
+        // have blocked for long, or the OS rescheduled the thread). A poll
+        // that did not reach the OS took no time worth a clock read.
+        if !polled.skipped || self.clock.is_manual() {
+            self.update_time();
+        }
         self.metrics.events += polled.events as u64;
         self.metrics.stale_events += polled.stale as u64;
         if self.trace.is_some() {
@@ -249,7 +250,14 @@ impl Loop {
     /// The close phase: close callbacks, most recently closed first, as libuv
     /// (its closing list is a stack). Handles closed by these callbacks wait
     /// for the next iteration.
+    #[inline]
     fn run_closing_handles(&mut self) {
+        if !self.closing.is_empty() {
+            self.run_closing_pass();
+        }
+    }
+
+    fn run_closing_pass(&mut self) {
         // The handles closed before the phase began, most recent first.
         // Handles closed by these callbacks are pushed after them, and wait.
         // Removing in place (rather than taking the list out) keeps the rest

@@ -1,64 +1,170 @@
 //! Timers: `set_timeout`, `set_interval`, `clear_timeout`, `refresh`, and the
 //! timers phase.
 //!
-//! Timers live in a generational slab; their deadlines in a
-//! [`DeadlineQueue`] keyed by `(due, seq)`, so equal deadlines fire in start
-//! order. Starting is O(log n); clearing removes the slab entry at once (the
-//! callback and what it captured are dropped immediately) and leaves the queue
-//! entry to be skipped: O(1), with the queue compacting itself when cancelled
-//! entries pile up.
+//! # Data structure (Node's timer lists)
+//!
+//! Timers live in a generational slab. The queued ones are also threaded,
+//! through links in their own entries, into one doubly-linked list per
+//! delay, in `(due, seq)` order; a min-heap holds one entry per list, keyed
+//! by the list's first timer. Timers of one delay are started from a clock
+//! that does not go back, so a new one goes at the tail of its list: O(1),
+//! and nothing is written but the new entry (at the end of the slab, where
+//! the last one was written) and the previous tail's link. Firing a timer
+//! takes its list's head and re-keys one heap entry in a heap of one entry
+//! per delay in use (a thousand for a million timers over a thousand
+//! delays, which stays in cache). Clearing or restarting a timer unlinks
+//! it: O(1), its callback dropped at once, nothing left behind to skip.
+//!
+//! An interval re-armed from the time its callback started may belong
+//! before the tail of its list: it is inserted in its place, walking back
+//! from the tail. A list's heap entry is a lower bound on its first timer
+//! (unlinking the first timer does not touch the heap); when it reaches the
+//! top it is re-keyed to the list's first timer, or dropped with its list if
+//! the list is empty, or dropped alone if the list has a newer entry. So a
+//! timer restarted on every read (an idle timeout) costs no heap operation
+//! per restart, and the heap holds about one entry per delay in use.
 //!
 //! # Node's and libuv's rules kept here
 //!
 //! - A delay is whole milliseconds, rounded up; 0 (or more than
 //!   2,147,483,647 ms) becomes 1 ms, as in Node.
+//! - Equal deadlines fire in start order: the queue is keyed by
+//!   `(due, seq)`, `seq` counting every start and restart.
 //! - `set_timeout` measures from the current time (read now), not from the
 //!   loop time cached at the start of the iteration.
-//! - The timers phase first collects every timer that is due, then runs them
-//!   (libuv 1.48 and later): a timer started by a timer callback, even with a
-//!   zero delay, waits for the next pass, so a self-rearming timer cannot
-//!   busy-loop; a timer cleared by an earlier callback of the same pass does
-//!   not fire.
+//! - A timers pass runs the timers due at the loop time it began with
+//!   (libuv 1.48 and later collect them first): a timer started by a timer
+//!   callback, even with a zero delay, waits for the next pass, so a
+//!   self-rearming timer cannot busy-loop; a timer cleared by an earlier
+//!   callback of the same pass does not fire. Every delay is at least 1 ms
+//!   and measured from a clock no earlier than the pass's time, so a timer
+//!   armed during the pass is never due in it: taking timers off the queue
+//!   one by one is the same as collecting them first.
 //! - An interval re-arms from the time its callback starts; an overdue
 //!   interval runs once per pass, with no burst to catch up.
 
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::time::Duration;
 
-use eventide_reactor::deadline::DeadlineQueue;
 use eventide_reactor::slab::{Key, Slab};
 
 use crate::clock::duration_ns;
 use crate::event_loop::Loop;
-use crate::handle::{RepeatCb, Task, Timer};
+use crate::handle::Timer;
 use crate::trace::CallbackKind;
 
 /// Node's `TIMEOUT_MAX`: longer delays are treated as 1 ms.
 const TIMEOUT_MAX_MS: u64 = 2_147_483_647;
 const MS: u64 = 1_000_000;
+/// No entry: the end of a list.
+const NIL: u32 = u32::MAX;
 
-pub(crate) enum TimerCb {
-    Once(Task),
-    Repeat(RepeatCb),
+/// A timer's callback, a timeout's `FnOnce` or an interval's `FnMut`, behind
+/// one pointer: an entry then takes 48 bytes instead of 56 (a million timers
+/// are a million entries).
+trait TimerFn {
+    /// Runs the callback; gives it back if it is to run again (an
+    /// interval's).
+    fn fire(self: Box<Self>, lp: &mut Loop) -> Option<Box<dyn TimerFn>>;
+}
+
+struct Once<F>(F);
+
+impl<F: FnOnce(&mut Loop) + 'static> TimerFn for Once<F> {
+    fn fire(self: Box<Self>, lp: &mut Loop) -> Option<Box<dyn TimerFn>> {
+        (self.0)(lp);
+        None
+    }
+}
+
+struct Every<F>(F);
+
+impl<F: FnMut(&mut Loop) + 'static> TimerFn for Every<F> {
+    fn fire(mut self: Box<Self>, lp: &mut Loop) -> Option<Box<dyn TimerFn>> {
+        (self.0)(lp);
+        Some(self)
+    }
 }
 
 pub(crate) struct TimerEntry {
-    /// Sequence number of this timer's current queue entry; 0 while not queued.
+    /// `None` while an interval's callback runs.
+    cb: Option<Box<dyn TimerFn>>,
+    /// When it is due, while queued.
+    due: u64,
+    /// Sequence number of its current arming; 0 while not queued.
     seq: u64,
+    /// Its neighbours in its delay's list (slab indexes), while queued.
+    prev: u32,
+    next: u32,
     delay_ms: u32,
     repeat: bool,
     pub(crate) referenced: bool,
-    cb: Option<TimerCb>,
+}
+
+impl TimerEntry {
+    fn order(&self) -> (u64, u64) {
+        (self.due, self.seq)
+    }
+}
+
+/// The queued timers of one delay, first to fire first.
+struct List {
+    head: u32,
+    tail: u32,
+    /// The `(due, seq)` of the last timer, kept here so that appending reads
+    /// nothing from the tail's entry (a thousand lists' tails do not all
+    /// stay in cache).
+    last: (u64, u64),
+    /// The `(due, seq)` its current heap entry stands for: at most the
+    /// first timer's.
+    key: (u64, u64),
+}
+
+/// A heap entry: the list of a delay, keyed by (a lower bound on) its first
+/// timer. It is current while its list's `key` is the same: a list removed
+/// and made again, or given an earlier first timer, has another key (keys
+/// hold a `seq`, never reused).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Head {
+    due: u64,
+    seq: u64,
+    delay_ms: u32,
+}
+
+/// Hashes a delay with one multiplication (FxHash's constant): delays are
+/// chosen by the program, not by a peer.
+#[derive(Default)]
+struct DelayHasher(u64);
+
+impl Hasher for DelayHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 #[derive(Default)]
 pub(crate) struct Timers {
     pub(crate) entries: Slab<TimerEntry>,
-    queue: DeadlineQueue,
-    /// The timers of the current pass, `(key, due)`, taken off the queue
-    /// before any runs. Kept here rather than in a local so that if a
-    /// callback panics, the rest still run in the next pass.
-    ready: VecDeque<(Key, u64)>,
+    /// The lists, by delay; an emptied one stays until its heap entry
+    /// reaches the top.
+    lists: HashMap<u32, List, BuildHasherDefault<DelayHasher>>,
+    heads: BinaryHeap<Reverse<Head>>,
     /// The interval whose callback is running (taken out of its entry).
     /// Still set when `run` is entered again only if that callback panicked.
     running: Option<Key>,
@@ -74,38 +180,179 @@ fn delay_ms(delay: Duration) -> u32 {
     }
 }
 
-impl Timers {
-    fn is_live(entries: &Slab<TimerEntry>) -> impl Fn(u64, u64) -> bool + '_ {
-        |key, seq| {
-            entries
-                .get(Key::from_u64(key))
-                .is_some_and(|e| e.seq == seq)
-        }
-    }
+/// When a timer started at `from` with `delay_ms` is due.
+fn due_at(from: u64, delay_ms: u32) -> u64 {
+    from.saturating_add(u64::from(delay_ms) * MS)
+}
 
-    /// Queues `key` to fire `delay_ms` after `from`, with a fresh sequence number.
+impl Timers {
+    /// Queues `key` to fire `delay_ms` after `from`, with sequence number
+    /// `seq` (fresh, so the largest yet); unqueues it first if queued.
     fn arm(&mut self, key: Key, from: u64, seq: u64) {
-        let Some(e) = self.entries.get_mut(key) else {
+        let Some(e) = self.entries.get(key) else {
             return;
         };
         if e.seq != 0 {
-            e.seq = 0;
-            self.queue.note_cancelled(Self::is_live(&self.entries));
+            self.unlink(key);
         }
         let e = self.entries.get_mut(key).expect("checked above");
         e.seq = seq;
-        let due = from.saturating_add(u64::from(e.delay_ms) * MS);
-        self.queue.push(due, seq, key.to_u64());
+        e.due = due_at(from, e.delay_ms);
+        self.link(key);
     }
 
-    /// The earliest due time of a live timer.
-    pub(crate) fn next_due(&mut self) -> Option<u64> {
-        if let Some(&(_, due)) = self.ready.front() {
-            // Left over by a pass a panic cut short: due already.
-            return Some(due);
+    /// Puts a timer that is not queued, its `due` and `seq` set, in its list.
+    fn link(&mut self, key: Key) {
+        let e = self.entries.get(key).expect("link a live timer");
+        let (order, delay) = (e.order(), e.delay_ms);
+        let index = key.index();
+        let list = self.lists.entry(delay).or_insert(List {
+            head: NIL,
+            tail: NIL,
+            last: (0, 0),
+            key: (u64::MAX, u64::MAX),
+        });
+        // The last timer that fires before this one: the tail, unless an
+        // interval was re-armed from the past (then walk back).
+        let mut after = list.tail;
+        if list.last > order {
+            while after != NIL {
+                let a = self
+                    .entries
+                    .get_at(after)
+                    .expect("lists link live entries")
+                    .1;
+                if a.order() <= order {
+                    break;
+                }
+                after = a.prev;
+            }
         }
-        let Timers { entries, queue, .. } = self;
-        queue.peek(Self::is_live(entries)).map(|d| d.due)
+        let next = match after {
+            NIL => std::mem::replace(&mut list.head, index),
+            a => {
+                let a = self.entries.get_at_mut(a).expect("lists link live entries");
+                std::mem::replace(&mut a.next, index)
+            }
+        };
+        match next {
+            NIL => (list.tail, list.last) = (index, order),
+            n => {
+                self.entries
+                    .get_at_mut(n)
+                    .expect("lists link live entries")
+                    .prev = index
+            }
+        }
+        if order < list.key {
+            // A new first timer: a new heap entry; the old one is dropped
+            // when it reaches the top.
+            list.key = order;
+            self.heads.push(Reverse(Head {
+                due: order.0,
+                seq: order.1,
+                delay_ms: delay,
+            }));
+        }
+        let e = self.entries.get_mut(key).expect("checked above");
+        (e.prev, e.next) = (after, next);
+    }
+
+    /// Takes a queued timer out of its list. An emptied list stays (with its
+    /// heap entry) until that entry reaches the top: a timer restarted again
+    /// and again (an idle timeout pushed back on every read) then moves
+    /// within its list and never touches the heap.
+    fn unlink(&mut self, key: Key) {
+        let e = self.entries.get_mut(key).expect("unlink a live timer");
+        let (prev, next, delay) = (e.prev, e.next, e.delay_ms);
+        (e.prev, e.next, e.seq) = (NIL, NIL, 0);
+        let list = self
+            .lists
+            .get_mut(&delay)
+            .expect("a queued timer has a list");
+        match prev {
+            NIL => list.head = next,
+            p => {
+                self.entries
+                    .get_at_mut(p)
+                    .expect("lists link live entries")
+                    .next = next
+            }
+        }
+        match next {
+            NIL => {
+                list.tail = prev;
+                if let Some((_, p)) = self.entries.get_at(prev) {
+                    list.last = p.order();
+                }
+            }
+            n => {
+                self.entries
+                    .get_at_mut(n)
+                    .expect("lists link live entries")
+                    .prev = prev
+            }
+        }
+    }
+
+    /// The timer that fires first.
+    fn first(&mut self) -> Option<Key> {
+        loop {
+            let Reverse(top) = *self.heads.peek()?;
+            let list = match self.lists.get_mut(&top.delay_ms) {
+                Some(list) if list.key == (top.due, top.seq) => list,
+                // The list was removed, or got an earlier first timer with a
+                // heap entry of its own.
+                _ => {
+                    self.heads.pop();
+                    continue;
+                }
+            };
+            if list.head == NIL {
+                self.heads.pop();
+                self.lists.remove(&top.delay_ms);
+                continue;
+            }
+            let (key, e) = self
+                .entries
+                .get_at(list.head)
+                .expect("lists link live entries");
+            if e.order() == list.key {
+                return Some(key);
+            }
+            // Its first timer was unlinked: the entry now stands for the
+            // next one, which is later, so it sinks.
+            list.key = e.order();
+            *self.heads.peek_mut().expect("peeked above") = Reverse(Head {
+                due: e.due,
+                seq: e.seq,
+                delay_ms: top.delay_ms,
+            });
+        }
+    }
+
+    /// Unqueues and returns the first timer if it is due at `now`, with its
+    /// due time.
+    fn pop_due(&mut self, now: u64) -> Option<(Key, u64)> {
+        let key = self.first()?;
+        let due = self.entries.get(key).expect("first is live").due;
+        if due > now {
+            return None;
+        }
+        self.unlink(key);
+        Some((key, due))
+    }
+
+    /// The earliest due time of a queued timer.
+    pub(crate) fn next_due(&mut self) -> Option<u64> {
+        let key = self.first()?;
+        self.entries.get(key).map(|e| e.due)
+    }
+
+    /// Whether no timer is queued (every list has a heap entry until it is
+    /// removed).
+    fn is_idle(&self) -> bool {
+        self.heads.is_empty()
     }
 
     /// Timers started and not yet fired or cleared.
@@ -120,16 +367,20 @@ impl Loop {
         self.seq
     }
 
-    fn timer_start(&mut self, delay: Duration, cb: TimerCb, repeat: bool) -> Timer {
+    fn timer_start(&mut self, delay: Duration, cb: Box<dyn TimerFn>, repeat: bool) -> Timer {
+        let delay_ms = delay_ms(delay);
+        let (from, seq) = (self.clock.read(), self.next_seq());
         let key = self.timers.entries.insert(TimerEntry {
-            seq: 0,
-            delay_ms: delay_ms(delay),
+            cb: Some(cb),
+            due: due_at(from, delay_ms),
+            seq,
+            prev: NIL,
+            next: NIL,
+            delay_ms,
             repeat,
             referenced: true,
-            cb: Some(cb),
         });
-        let (from, seq) = (self.clock.read(), self.next_seq());
-        self.timers.arm(key, from, seq);
+        self.timers.link(key);
         self.active_refs += 1;
         Timer(key)
     }
@@ -137,12 +388,12 @@ impl Loop {
     /// Runs `f` once, `delay` from now, in the timers phase (Node's
     /// `setTimeout`). See the [module docs](crate::timers) for the delay rules.
     pub fn set_timeout(&mut self, delay: Duration, f: impl FnOnce(&mut Loop) + 'static) -> Timer {
-        self.timer_start(delay, TimerCb::Once(Box::new(f)), false)
+        self.timer_start(delay, Box::new(Once(f)), false)
     }
 
     /// Runs `f` every `delay`, first `delay` from now (Node's `setInterval`).
     pub fn set_interval(&mut self, delay: Duration, f: impl FnMut(&mut Loop) + 'static) -> Timer {
-        self.timer_start(delay, TimerCb::Repeat(Box::new(f)), true)
+        self.timer_start(delay, Box::new(Every(f)), true)
     }
 
     /// Cancels a timer (Node's `clearTimeout`): its callback is dropped at
@@ -160,19 +411,17 @@ impl Loop {
     }
 
     pub(crate) fn timer_remove(&mut self, key: Key) -> bool {
-        let Some(entry) = self.timers.entries.remove(key) else {
-            return false;
-        };
+        match self.timers.entries.get(key) {
+            None => return false,
+            Some(e) if e.seq != 0 => self.timers.unlink(key),
+            Some(_) => {}
+        }
+        let entry = self.timers.entries.remove(key).expect("checked above");
         if entry.referenced {
             self.active_refs -= 1;
         }
-        if entry.seq != 0 {
-            let Timers { entries, queue, .. } = &mut self.timers;
-            queue.note_cancelled(Timers::is_live(entries));
-        }
         true
     }
-
     /// Restarts a timer's countdown from now with its original delay (Node's
     /// `timeout.refresh()`), e.g. to push back an idle timeout on activity.
     /// Returns `false` if the timer already fired (a timeout: its `FnOnce`
@@ -193,9 +442,14 @@ impl Loop {
     /// timeouts) without a new callback each time. Returns `false` if the
     /// timer already fired or was cleared.
     pub fn restart_timer(&mut self, t: Timer, delay: Duration) -> bool {
-        let Some(e) = self.timers.entries.get_mut(t.0) else {
+        let Some(e) = self.timers.entries.get(t.0) else {
             return false;
         };
+        if e.seq != 0 {
+            // Out of the list of its old delay before the delay changes.
+            self.timers.unlink(t.0);
+        }
+        let e = self.timers.entries.get_mut(t.0).expect("checked above");
         e.delay_ms = delay_ms(delay);
         let (from, seq) = (self.clock.read(), self.next_seq());
         self.timers.arm(t.0, from, seq);
@@ -208,34 +462,26 @@ impl Loop {
         self.timers.len()
     }
 
-    /// The timers phase: runs every timer due at the cached loop time.
+    /// The timers phase: runs every timer due at the cached loop time, then
+    /// expires operations past their deadline. With neither, it costs two
+    /// inlined tests.
+    #[inline]
     pub(crate) fn run_timers(&mut self) {
-        let now = self.now;
-        {
-            // Collect first, then run (libuv 1.48): a timer started by one of
-            // these callbacks waits for the next pass. A collected timer is no
-            // longer queued (`seq == 0`) until it runs or is re-armed.
-            let Timers {
-                entries,
-                queue,
-                ready,
-                ..
-            } = &mut self.timers;
-            while let Some(d) = queue.pop_due(now, Timers::is_live(entries)) {
-                let key = Key::from_u64(d.key);
-                if let Some(e) = entries.get_mut(key) {
-                    e.seq = 0;
-                }
-                ready.push_back((key, d.due));
-            }
+        if !self.timers.is_idle() {
+            self.run_due_timers();
         }
-        while let Some((key, due)) = self.timers.ready.pop_front() {
-            // An earlier callback of this pass may have cleared it (gone) or
-            // refreshed it (queued again, `seq != 0`): then it does not run.
-            let Some(entry) = self.timers.entries.get_mut(key).filter(|e| e.seq == 0) else {
-                continue;
-            };
+        if !self.ops.is_empty() {
+            self.expire_ops();
+        }
+    }
+
+    fn run_due_timers(&mut self) {
+        let now = self.now;
+        // Taken off the queue as it runs, so that if a callback panics, the
+        // rest stay queued for the next pass.
+        while let Some((key, due)) = self.timers.pop_due(now) {
             self.metrics.timer_lag.record(now.saturating_sub(due));
+            let entry = self.timers.entries.get(key).expect("popped a live timer");
             if entry.repeat {
                 self.run_interval(key);
             } else {
@@ -243,29 +489,29 @@ impl Loop {
                 if entry.referenced {
                     self.active_refs -= 1;
                 }
-                if let Some(TimerCb::Once(f)) = entry.cb {
-                    self.invoke(CallbackKind::Timeout, "timeout", f);
+                if let Some(f) = entry.cb {
+                    self.invoke(CallbackKind::Timeout, "timeout", |lp| {
+                        f.fire(lp);
+                    });
                 }
             }
         }
-        self.expire_ops();
     }
 
     fn run_interval(&mut self, key: Key) {
-        let Some(TimerCb::Repeat(mut f)) =
-            self.timers.entries.get_mut(key).and_then(|e| e.cb.take())
-        else {
+        let Some(f) = self.timers.entries.get_mut(key).and_then(|e| e.cb.take()) else {
             return;
         };
         let started = self.clock.read();
         self.timers.running = Some(key);
-        self.invoke(CallbackKind::Interval, "interval", |lp| f(lp));
+        let mut again = None;
+        self.invoke(CallbackKind::Interval, "interval", |lp| again = f.fire(lp));
         self.timers.running = None;
-        // Cleared by its own callback: the entry is gone and `f` drops here.
+        // Cleared by its own callback: the entry is gone and `again` drops here.
         let Some(entry) = self.timers.entries.get_mut(key) else {
             return;
         };
-        entry.cb = Some(TimerCb::Repeat(f));
+        entry.cb = again;
         if entry.seq == 0 {
             let seq = self.next_seq();
             self.timers.arm(key, started, seq);
@@ -289,6 +535,118 @@ impl Loop {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+    use std::collections::{BTreeSet, HashMap};
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// Starts (or restarts) the timer in `slot` with `delay` ms, from
+        /// time `from` ms: any order, so that lists get out-of-order inserts.
+        Start {
+            slot: usize,
+            delay: u32,
+            from: u64,
+        },
+        Clear(usize),
+        /// Takes every timer due at `now` ms.
+        Pop(u64),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => (0usize..12, 1u32..5, 0u64..30)
+                .prop_map(|(slot, delay, from)| Op::Start { slot, delay, from }),
+            1 => (0usize..12).prop_map(Op::Clear),
+            2 => (0u64..40).prop_map(Op::Pop),
+        ]
+    }
+
+    proptest! {
+        /// The lists and their heap give what a sorted set of `(due, seq)`
+        /// gives, under any interleaving of starts, restarts with another
+        /// delay, clears and pops.
+        #[test]
+        fn lists_match_a_sorted_model(ops in proptest::collection::vec(op(), 1..300)) {
+            let mut t = Timers::default();
+            let mut keys: HashMap<usize, Key> = HashMap::new();
+            let mut model: BTreeSet<(u64, u64, usize)> = BTreeSet::new();
+            let mut queued: HashMap<usize, (u64, u64)> = HashMap::new();
+            for (n, op) in ops.into_iter().enumerate() {
+                let seq = n as u64 + 1;
+                match op {
+                    Op::Start { slot, delay, from } => {
+                        let key = *keys.entry(slot).or_insert_with(|| {
+                            t.entries.insert(TimerEntry {
+                                cb: None,
+                                due: 0,
+                                seq: 0,
+                                prev: NIL,
+                                next: NIL,
+                                delay_ms: delay,
+                                repeat: false,
+                                referenced: true,
+                            })
+                        });
+                        if t.entries.get(key).is_some_and(|e| e.seq != 0) {
+                            t.unlink(key);
+                        }
+                        t.entries.get_mut(key).unwrap().delay_ms = delay;
+                        t.arm(key, from * MS, seq);
+                        if let Some((due, s)) = queued.remove(&slot) {
+                            model.remove(&(due, s, slot));
+                        }
+                        let due = (from + u64::from(delay)) * MS;
+                        model.insert((due, seq, slot));
+                        queued.insert(slot, (due, seq));
+                    }
+                    Op::Clear(slot) => {
+                        if let Some(key) = keys.remove(&slot) {
+                            if t.entries.get(key).is_some_and(|e| e.seq != 0) {
+                                t.unlink(key);
+                            }
+                            t.entries.remove(key);
+                        }
+                        if let Some((due, s)) = queued.remove(&slot) {
+                            model.remove(&(due, s, slot));
+                        }
+                    }
+                    Op::Pop(now) => {
+                        while let Some((key, due)) = t.pop_due(now * MS) {
+                            let first = model.pop_first().expect("the model has one too");
+                            prop_assert_eq!((due, key), (first.0, keys[&first.2]));
+                            queued.remove(&first.2);
+                        }
+                        prop_assert!(model.first().is_none_or(|f| f.0 > now * MS));
+                    }
+                }
+                prop_assert_eq!(t.next_due(), model.first().map(|f| f.0));
+                prop_assert_eq!(t.is_idle(), model.is_empty());
+            }
+        }
+    }
+
+    /// An idle timeout pushed back on every read: the heap keeps one entry,
+    /// however many times the timer is restarted.
+    #[test]
+    fn restarting_a_timer_does_not_grow_the_heap() {
+        let mut t = Timers::default();
+        let key = t.entries.insert(TimerEntry {
+            cb: None,
+            due: 0,
+            seq: 0,
+            prev: NIL,
+            next: NIL,
+            delay_ms: 30_000,
+            repeat: false,
+            referenced: true,
+        });
+        for seq in 1..=100_000 {
+            t.arm(key, seq * 1_000, seq);
+        }
+        assert_eq!(t.heads.len(), 1);
+        assert_eq!(t.next_due(), Some(100_000 * 1_000 + 30_000 * MS));
+        assert_eq!(t.heads.len(), 1);
+    }
 
     #[test]
     fn node_delay_rules() {

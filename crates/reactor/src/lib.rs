@@ -9,7 +9,7 @@
 //! | [`Remote`] | wakes the loop from any thread, coalescing wake-ups | `uv_async_send` |
 //! | [`WorkPool`] | threads for blocking work, results back on the loop thread | the threadpool, `uv_queue_work` |
 //! | [`pending::PendingOps`] | outstanding-operation count, high watermark, FIFO backlog, deadlines | (the article's advice) |
-//! | [`slab::Slab`], [`deadline::DeadlineQueue`] | the generational storage and the deadline queue the layers above reuse | `heap-inl.h` |
+//! | [`slab::Slab`], [`deadline::DeadlineQueue`] | the generational storage the layers above reuse, and a deadline queue (the operations'; the loop's timers keep Node's per-delay lists) | `heap-inl.h` |
 //!
 //! OS-specific code is confined to [`sys`].
 //!

@@ -33,6 +33,10 @@ pub struct Polled {
     pub stale: usize,
     /// Whether another thread woke the reactor through its [`Remote`].
     pub woken: bool,
+    /// Whether the OS poller was left alone: the timeout was zero, no
+    /// watcher was registered and no wake was pending, so it had nothing to
+    /// report (see [`Reactor::poll`]).
+    pub skipped: bool,
 }
 
 /// The OS boundary of the loop: registers descriptors with the poller and turns
@@ -218,8 +222,20 @@ impl<T> Reactor<T> {
     /// mio rounds a non-zero timeout *up* to the poller's millisecond
     /// resolution, so a timer is never reported early and the caller never
     /// spins on a sub-millisecond remainder.
+    ///
+    /// A zero timeout with no watcher registered and no wake pending does not
+    /// reach the OS: only the waker could report something, and its flag
+    /// says it has not been rung (libuv's `uv__io_poll` likewise returns at
+    /// once when no descriptor is watched). An idle loop then costs no
+    /// system call per iteration. A wake that races with this check sets the
+    /// flag first, so the next poll sees it; a poll that may block always
+    /// reaches the OS, so a wake is never missed.
     pub fn poll(&mut self, timeout: Option<Duration>, out: &mut Vec<Event>) -> io::Result<Polled> {
         let mut polled = Polled::default();
+        if timeout == Some(Duration::ZERO) && self.table.is_empty() && !self.remote.is_signaled() {
+            polled.skipped = true;
+            return Ok(polled);
+        }
         match self.poll.poll(&mut self.events, timeout) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => return Ok(polled),

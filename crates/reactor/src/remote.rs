@@ -108,6 +108,11 @@ impl Remote {
         self.inbox.signaled.store(false, Ordering::Release);
     }
 
+    /// Whether a wake was sent and not yet acknowledged.
+    pub(crate) fn is_signaled(&self) -> bool {
+        self.inbox.signaled.load(Ordering::Acquire)
+    }
+
     /// A new async signal with the owner's `key`. See [`AsyncSignal`].
     pub fn async_signal(&self, key: u64) -> AsyncSignal {
         AsyncSignal {

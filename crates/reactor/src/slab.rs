@@ -191,6 +191,32 @@ impl<T> Slab<T> {
         }
     }
 
+    /// The entry in slot `index` and its current key, if the slot is
+    /// occupied: for structures that link entries by slot index (half the
+    /// size of a key) and keep the links right as entries come and go.
+    #[inline]
+    pub fn get_at(&self, index: u32) -> Option<(Key, &T)> {
+        match self.slots.get(index as usize)? {
+            Slot::Occupied { generation, value } => Some((
+                Key {
+                    index,
+                    generation: *generation,
+                },
+                value,
+            )),
+            Slot::Vacant { .. } => None,
+        }
+    }
+
+    /// The entry in slot `index`, mutably, if the slot is occupied.
+    #[inline]
+    pub fn get_at_mut(&mut self, index: u32) -> Option<&mut T> {
+        match self.slots.get_mut(index as usize)? {
+            Slot::Occupied { value, .. } => Some(value),
+            Slot::Vacant { .. } => None,
+        }
+    }
+
     /// Iterates over live entries with their keys, in slot order.
     pub fn iter(&self) -> impl Iterator<Item = (Key, &T)> {
         self.slots

@@ -11,7 +11,9 @@
 //!   `uv__emfile_trick`), and [`is_out_of_descriptors`] to recognise the case;
 //! - [`FdSource`]: a raw descriptor the caller owns, as a pollable source;
 //! - [`descriptor_limit`] and [`set_descriptor_limit`]: the process's soft
-//!   limit on open descriptors (`RLIMIT_NOFILE`).
+//!   limit on open descriptors (`RLIMIT_NOFILE`);
+//! - [`monotonic_ns`]: the monotonic clock as one integer, read once per
+//!   loop iteration and once per timer started (libuv's `uv__hrtime`).
 //!
 //! Only Unix is implemented. A Windows backend would key watchers by socket
 //! handle and is not written.
@@ -22,7 +24,7 @@ mod unix;
 #[cfg(unix)]
 pub use unix::{
     AsDescriptor, Descriptor, FdSource, SpareDescriptor, descriptor_limit, is_out_of_descriptors,
-    set_descriptor_limit,
+    monotonic_ns, set_descriptor_limit,
 };
 
 #[cfg(not(unix))]
