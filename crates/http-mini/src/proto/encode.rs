@@ -142,6 +142,25 @@ pub fn encode_response_head(
     request_was_head: bool,
     dst: &mut BytesMut,
 ) -> Result<bool, EncodeError> {
+    encode_response_head_with(status, reason, headers, &[], framing, request_was_head, dst)
+}
+
+/// [`encode_response_head`] with `extra` fields written after `headers`. The
+/// extra fields are trusted (a server's own `Date` and `Connection`): they
+/// are not checked, and cost no change to the caller's header map.
+///
+/// # Errors
+///
+/// As [`encode_response_head`].
+pub fn encode_response_head_with(
+    status: u16,
+    reason: Option<&str>,
+    headers: &Headers,
+    extra: &[(&'static str, &[u8])],
+    framing: Framing,
+    request_was_head: bool,
+    dst: &mut BytesMut,
+) -> Result<bool, EncodeError> {
     if !(100..=999).contains(&status) {
         return Err(EncodeError::InvalidStatus);
     }
@@ -162,6 +181,12 @@ pub fn encode_response_head(
         dst.put_slice(reason.as_bytes());
         dst.put_slice(b"\r\n");
         put_fields(headers, dst)?;
+        for (name, value) in extra {
+            dst.put_slice(name.as_bytes());
+            dst.put_slice(b": ");
+            dst.put_slice(value);
+            dst.put_slice(b"\r\n");
+        }
         if !no_body_at_all {
             put_framing(framing, dst);
         }

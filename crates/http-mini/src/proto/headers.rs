@@ -167,6 +167,10 @@ impl Headers {
     }
 
     fn insert_field(&mut self, field: Field) {
+        if self.fields.is_empty() {
+            self.fields.push(field);
+            return;
+        }
         let name = field.name.clone();
         let mut first = None;
         let mut i = 0;
@@ -239,25 +243,6 @@ impl Headers {
         self.fields.push(Field {
             name,
             value,
-            checked: true,
-        });
-    }
-
-    /// Appends a field the caller knows is valid (a constant, a formatted
-    /// date), so the serializer does not check it.
-    pub(crate) fn append_trusted(&mut self, name: &'static str, value: Bytes) {
-        self.fields.push(Field {
-            name: Bytes::from_static(name.as_bytes()),
-            value,
-            checked: true,
-        });
-    }
-
-    /// [`Headers::insert`] of a field the caller knows is valid.
-    pub(crate) fn insert_trusted(&mut self, name: &'static str, value: &'static str) {
-        self.insert_field(Field {
-            name: Bytes::from_static(name.as_bytes()),
-            value: Bytes::from_static(value.as_bytes()),
             checked: true,
         });
     }

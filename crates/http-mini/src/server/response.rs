@@ -5,7 +5,7 @@ use eventide_loop_phases::Loop;
 use eventide_reactor::slab::Key;
 use eventide_streams::{Sink, StreamOptions, Writable, WriteStatus};
 
-use crate::proto::encode::{encode_chunk_header, encode_response_head};
+use crate::proto::encode::{encode_chunk_header, encode_response_head, encode_response_head_with};
 use crate::proto::{EncodeError, Framing, Headers};
 use crate::server::conn::{conn, response_ended, send, slot};
 use crate::server::date;
@@ -317,9 +317,22 @@ impl Response {
         }
         let r = &mut s.res;
         r.head_sent = true;
-        let declared = r.headers.remove("content-length");
-        let declared =
-            declared.and_then(|v| std::str::from_utf8(&v).ok()?.trim().parse::<u64>().ok());
+        // One pass over the handler's fields: a Content-Length it set is the
+        // framing (and is written by the encoder), a Date it set is kept.
+        let (mut declared, mut has_date, mut has_length) = (None, false, false);
+        for (name, value) in &r.headers {
+            if name.eq_ignore_ascii_case(b"content-length") {
+                has_length = true;
+                declared = std::str::from_utf8(value)
+                    .ok()
+                    .and_then(|v| v.trim().parse::<u64>().ok());
+            } else if name.eq_ignore_ascii_case(b"date") {
+                has_date = true;
+            }
+        }
+        if has_length {
+            r.headers.remove("content-length");
+        }
         r.framing = match (declared, known_len) {
             (Some(n), _) | (None, Some(n)) => Framing::Length(n),
             (None, None) if r.http10 => Framing::None,
@@ -332,20 +345,27 @@ impl Response {
         if r.framing == Framing::None {
             r.close = true;
         }
-        if !r.headers.contains("date") {
-            r.headers.append_trusted("Date", date);
+        // The server's own fields go straight to the encoder.
+        let mut extra: [(&'static str, &[u8]); 2] = [("", b""); 2];
+        let mut n = 0;
+        if !has_date {
+            extra[n] = ("Date", &date);
+            n += 1;
         }
         if r.close {
-            r.headers.insert_trusted("Connection", "close");
+            extra[n] = ("Connection", b"close");
+            n += 1;
         } else if r.http10 {
-            r.headers.insert_trusted("Connection", "keep-alive");
+            extra[n] = ("Connection", b"keep-alive");
+            n += 1;
         }
         let mut out =
             BytesMut::with_capacity(256 + body.as_ref().map_or(0, |b| b.len().min(COPY_BELOW)));
-        let encoded = encode_response_head(
+        let encoded = encode_response_head_with(
             r.status,
             None,
             &r.headers,
+            &extra[..n],
             r.framing,
             r.head_request,
             &mut out,
