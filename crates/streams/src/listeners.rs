@@ -69,6 +69,11 @@ impl<A: Clone> Emitting<A> {
 
 impl<A> Listeners<A> {
     pub(crate) fn add(&mut self, id: u64, once: bool, f: Callback<A>) {
+        // Most events have one listener: room for exactly one, not Vec's
+        // default four (a connection's listeners are most of its memory).
+        if self.list.capacity() == 0 {
+            self.list.reserve_exact(1);
+        }
         self.list.push(Listener { id, once, f });
     }
 

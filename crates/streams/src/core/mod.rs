@@ -4,9 +4,11 @@
 //! that performs what these states decide.
 
 mod chunk;
+mod queue;
 mod readable;
 mod writable;
 
 pub use chunk::{Chunk, NoRead, NoWrite};
+pub(crate) use queue::Queue;
 pub use readable::{PushAfterEof, ReadOutcome, ReadableState};
 pub use writable::{Refused, WritableState, WriteAction};

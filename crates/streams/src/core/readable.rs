@@ -1,8 +1,7 @@
 //! The readable side's buffer accounting, without I/O (Node's `ReadableState`).
 
-use std::collections::VecDeque;
-
 use super::chunk::Chunk;
+use super::queue::Queue;
 
 /// What [`ReadableState::read`] decided, besides the data it returned.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -39,7 +38,7 @@ pub struct ReadOutcome<T> {
 #[derive(Debug)]
 pub struct ReadableState<T> {
     high_water_mark: usize,
-    buffer: VecDeque<T>,
+    buffer: Queue<T>,
     length: usize,
     flowing: Option<bool>,
     ended: bool,
@@ -62,7 +61,7 @@ impl<T: Chunk> ReadableState<T> {
     pub fn new(high_water_mark: usize) -> Self {
         ReadableState {
             high_water_mark,
-            buffer: VecDeque::new(),
+            buffer: Queue::default(),
             length: 0,
             flowing: None,
             ended: false,

@@ -1,8 +1,7 @@
 //! The writable side's buffer accounting, without I/O (Node's `WritableState`).
 
-use std::collections::VecDeque;
-
 use super::chunk::Chunk;
+use super::queue::Queue;
 
 /// Why a write or an `end` was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,7 +48,7 @@ pub enum WriteAction<T> {
 #[derive(Debug)]
 pub struct WritableState<T> {
     high_water_mark: usize,
-    buffered: VecDeque<T>,
+    buffered: Queue<T>,
     length: usize,
     in_flight: usize,
     writing: bool,
@@ -67,7 +66,7 @@ impl<T: Chunk> WritableState<T> {
     pub fn new(high_water_mark: usize) -> Self {
         WritableState {
             high_water_mark,
-            buffered: VecDeque::new(),
+            buffered: Queue::default(),
             length: 0,
             in_flight: 0,
             writing: false,
@@ -171,7 +170,7 @@ impl<T: Chunk> WritableState<T> {
                 self.in_flight = chunk.weight();
                 return Some(WriteAction::One(chunk));
             }
-            let batch: Vec<T> = self.buffered.drain(..n).collect();
+            let batch: Vec<T> = self.buffered.take_front(n);
             self.in_flight = batch.iter().map(Chunk::weight).sum();
             return Some(WriteAction::Write(batch));
         }
@@ -255,7 +254,7 @@ impl<T: Chunk> WritableState<T> {
     pub fn destroy(&mut self) -> Vec<T> {
         self.destroyed = true;
         self.need_drain = false;
-        let dropped: Vec<T> = self.buffered.drain(..).collect();
+        let dropped: Vec<T> = self.buffered.take_front(usize::MAX);
         self.length = self.in_flight;
         dropped
     }

@@ -17,7 +17,7 @@
 //! - **`end`** shuts down the writing half (a FIN); the peer sees `end` and can
 //!   still write back.
 
-use std::collections::VecDeque;
+use crate::core::Queue;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
@@ -128,7 +128,7 @@ pub(crate) struct SocketState {
     /// A readable feed is queued: one is enough.
     feed_queued: bool,
     eof: bool,
-    unsent: VecDeque<Bytes>,
+    unsent: Queue<Bytes>,
     write_in_flight: bool,
     shutdown_pending: bool,
     idle_timeout: Option<Duration>,
@@ -359,7 +359,7 @@ pub(crate) fn new_socket(
         in_read: false,
         feed_queued: false,
         eof: false,
-        unsent: VecDeque::new(),
+        unsent: Queue::default(),
         write_in_flight: false,
         shutdown_pending: false,
         idle_timeout: options.idle_timeout,
@@ -647,7 +647,7 @@ fn flush(s: &mut SocketState) -> io::Result<bool> {
         // One chunk (the common case) is a plain write; several, a vectored
         // one, from a stack array.
         let written = if s.unsent.len() == 1 {
-            io.write(&s.unsent[0])
+            io.write(s.unsent.front().expect("one chunk"))
         } else {
             let mut slices = [IoSlice::new(&[]); IOVECS];
             let n = s.unsent.len().min(IOVECS);
@@ -704,8 +704,9 @@ fn queue_and_flush(
     let Some(s) = socket(lp, key) else {
         return WriteStatus::Failed(StreamError::Destroyed);
     };
-    s.unsent
-        .extend(chunks.into_iter().filter(|c| !c.is_empty()));
+    for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
+        s.unsent.push_back(chunk);
+    }
     s.write_in_flight = true;
     if s.phase != Phase::Open {
         update_active(lp, key);
