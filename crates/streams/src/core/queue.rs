@@ -7,17 +7,12 @@ use std::collections::VecDeque;
 /// once), so this queue keeps a single item inline and allocates only for a
 /// second one; emptied, it lets the allocation go. An idle stream thus keeps
 /// no heap memory for its buffers.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) enum Queue<T> {
+    #[default]
     Empty,
     One(T),
     Many(VecDeque<T>),
-}
-
-impl<T> Default for Queue<T> {
-    fn default() -> Self {
-        Queue::Empty
-    }
 }
 
 impl<T> Queue<T> {
