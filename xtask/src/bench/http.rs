@@ -92,7 +92,11 @@ pub(super) fn collect() -> Result<Collected, String> {
         drop(running);
         for (i, runs) in runs.into_iter().enumerate() {
             match outs[i].as_mut() {
-                Some(o) if runs.len() == RUNS => o.extend(Output::median(runs)),
+                Some(o) if runs.len() == RUNS => {
+                    let spread = spread(&runs, "req_per_cpu_s");
+                    o.extend(Output::median(runs));
+                    o.notes.push((load.name.to_string(), spread));
+                }
                 _ => outs[i] = None,
             }
         }
@@ -231,12 +235,33 @@ fn measure(
     ));
     out.figures
         .push(figure("rate", run.requests / run.seconds, "req/s", true));
-    out.figures.push(figure("p50", run.p50_ms, "ms", false));
-    out.figures.push(figure("p99", run.p99_ms, "ms", false));
+    if load.pipeline > 1 && matches!(generator, Generator::Wrk) {
+        // wrk records one latency per pipelined batch and prints 0 for the
+        // upper percentiles (75% and above read `0.00us`): no figure beats a
+        // wrong one.
+        out.notes.push((
+            load.name.to_string(),
+            "no p50/p99: wrk's latency histogram is wrong under pipelining".to_string(),
+        ));
+    } else {
+        out.figures.push(figure("p50", run.p50_ms, "ms", false));
+        out.figures.push(figure("p99", run.p99_ms, "ms", false));
+    }
     out.figures
         .push(figure("errors", run.errors, "errors", false));
     out.figures.push(figure("peak_rss", rss, "MiB", false));
     Ok(out)
+}
+
+/// The runs behind a median, as `req/cpu-s runs 101k, 98k, 104k`.
+fn spread(runs: &[Output], metric: &str) -> String {
+    let values: Vec<String> = runs
+        .iter()
+        .flat_map(|o| &o.figures)
+        .filter(|f| f.metric == metric)
+        .map(|f| format!("{:.0}k", f.value / 1e3))
+        .collect();
+    format!("{metric} runs {}", values.join(", "))
 }
 
 /// Descriptors for 1,000 connections on both sides.
