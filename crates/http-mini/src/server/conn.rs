@@ -47,6 +47,11 @@ const LINGER: Duration = Duration::from_secs(2);
 /// error response may take before the connection is cut off.
 const ERROR_GRACE: Duration = Duration::from_secs(5);
 
+/// Output chunks up to this size are copied into the connection's output
+/// buffer (one write for many small ones); larger ones are handed to the
+/// socket as they are.
+pub(crate) const COPY_BELOW: usize = 4096;
+
 /// The body of one request, as it arrives.
 #[derive(Default)]
 pub(crate) struct BodyState {
@@ -77,6 +82,16 @@ pub(crate) struct Conn {
     pub(crate) socket: Socket,
     parser: RequestParser,
     inbuf: BytesMut,
+    /// Output of the front response made during a pass of [`process`]: the
+    /// responses to a batch of pipelined requests are encoded into it and
+    /// handed to the socket as one chunk when the pass ends.
+    outbuf: BytesMut,
+    /// The socket's buffered length when `outbuf` was last handed over, so
+    /// that a response written into `outbuf` learns what `write` on the
+    /// socket would have said.
+    out_base: usize,
+    /// The socket's high-water mark.
+    out_hwm: usize,
     pub(crate) slots: Slots,
     next_seq: u64,
     /// The request whose body is arriving.
@@ -153,11 +168,15 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
     };
     let options = ServerOptionsRef::from(&s.options);
     let parser = RequestParser::with_limits(s.options.limits);
+    let out_hwm = socket.writable_high_water_mark(lp);
     let ck = http(lp).conns.insert(Conn {
         server,
         socket,
         parser,
         inbuf: BytesMut::new(),
+        outbuf: BytesMut::new(),
+        out_base: 0,
+        out_hwm,
         slots: Slots::default(),
         next_seq: 0,
         receiving: None,
@@ -192,9 +211,29 @@ fn on_data(lp: &mut Loop, ck: Key, chunk: Bytes) {
     {
         begin_request_timing(lp, ck);
     }
-    let Some(c) = conn(lp, ck) else { return };
+    let h = http(lp);
+    let Some(c) = h.conns.get_mut(ck) else { return };
+    if c.inbuf.capacity() == 0
+        && let Some(spare) = h.spare_in.take()
+    {
+        c.inbuf = spare;
+    }
     c.inbuf.extend_from_slice(&chunk);
     process(lp, ck);
+}
+
+/// Takes an empty buffer from an idle connection, keeping it as the spare
+/// when its whole allocation can be reused (the socket may still hold a
+/// chunk split off it), up to the size worth keeping.
+fn give_back(buf: &mut BytesMut, spare: &mut Option<BytesMut>) {
+    const KEEP: usize = 16 * 1024;
+    if buf.capacity() == 0 {
+        return;
+    }
+    let mut b = std::mem::take(buf);
+    if spare.is_none() && b.is_empty() && b.capacity() <= KEEP && b.try_reclaim(b.capacity()) {
+        *spare = Some(b);
+    }
 }
 
 /// Parses what arrived and acts on it, until the parser needs more bytes or
@@ -206,8 +245,18 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     }
     c.processing = true;
     let socket = c.socket;
-    // Responses finished during this pass leave in one vectored write.
+    // Responses finished during this pass leave in one write.
     socket.cork(lp);
+    let base = socket.writable_length(lp);
+    let h = http(lp);
+    if let Some(c) = h.conns.get_mut(ck) {
+        c.out_base = base;
+        if c.outbuf.capacity() == 0
+            && let Some(spare) = h.spare_out.take()
+        {
+            c.outbuf = spare;
+        }
+    }
     let mut input_ended = false;
     loop {
         let Some(c) = conn(lp, ck) else { return };
@@ -241,12 +290,18 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
             }
         }
     }
+    flush_out(lp, ck);
     socket.uncork(lp);
-    if let Some(c) = conn(lp, ck) {
+    let h = http(lp);
+    if let Some(c) = h.conns.get_mut(ck) {
         c.processing = false;
-        if c.inbuf.is_empty() && c.inbuf.capacity() > 0 && c.slots.is_empty() {
-            // An idle connection keeps no buffer.
-            c.inbuf = BytesMut::new();
+        if c.slots.is_empty() {
+            // An idle connection keeps no buffer: it goes back to the loop's
+            // spares if nothing else holds part of it.
+            if c.inbuf.is_empty() {
+                give_back(&mut c.inbuf, &mut h.spare_in);
+            }
+            give_back(&mut c.outbuf, &mut h.spare_out);
         }
     }
     if input_ended {
@@ -479,9 +534,8 @@ pub(crate) fn handler_panicked(lp: &mut Loop, ck: Key, seq: u64) {
 pub(crate) fn send(lp: &mut Loop, ck: Key, seq: u64, data: Bytes) -> bool {
     let Some(c) = conn(lp, ck) else { return false };
     let hwm = c.options.high_water_mark;
-    let socket = c.socket;
     if c.slots.front().is_some_and(|s| s.seq == seq) {
-        return socket.write(lp, data);
+        return write_out(lp, ck, data);
     }
     let Some(s) = slot(lp, ck, seq) else {
         return false;
@@ -489,6 +543,65 @@ pub(crate) fn send(lp: &mut Loop, ck: Key, seq: u64, data: Bytes) -> bool {
     s.held_len += data.len();
     s.held.push(data);
     s.held_len < hwm
+}
+
+/// Writes to the socket, in order with what waits in `outbuf`: during a
+/// pass of [`process`] a small chunk is copied into `outbuf`, else
+/// `outbuf` goes first and the chunk after it. Returns what the socket's
+/// `write` says (or would say, had the chunk gone to it).
+fn write_out(lp: &mut Loop, ck: Key, data: Bytes) -> bool {
+    let Some(c) = conn(lp, ck) else { return false };
+    if c.processing && data.len() <= COPY_BELOW {
+        c.outbuf.extend_from_slice(&data);
+        return out_below_mark(c);
+    }
+    let socket = c.socket;
+    flush_out(lp, ck);
+    if let Some(c) = conn(lp, ck) {
+        c.out_base += data.len();
+    }
+    socket.write(lp, data)
+}
+
+/// Whether the socket, given `outbuf`, is below its high-water mark.
+pub(crate) fn out_below_mark(c: &Conn) -> bool {
+    c.out_base + c.outbuf.len() < c.out_hwm
+}
+
+/// Hands what waits in `outbuf` to the socket. Its allocation is used
+/// again once the socket has written it.
+fn flush_out(lp: &mut Loop, ck: Key) {
+    let Some(c) = conn(lp, ck) else { return };
+    if c.outbuf.is_empty() {
+        return;
+    }
+    let data = c.outbuf.split().freeze();
+    c.out_base += data.len();
+    let socket = c.socket;
+    socket.write(lp, data);
+}
+
+/// The slot of request `seq` and, if its output may be encoded straight
+/// into the connection's `outbuf` (it is the front response, during a pass
+/// of [`process`]), that buffer. See [`out_below_mark`] for what a write
+/// into it returns.
+pub(crate) fn slot_and_out(
+    lp: &mut Loop,
+    ck: Key,
+    seq: u64,
+) -> Option<(&mut Slot, Option<&mut BytesMut>)> {
+    let c = conn(lp, ck)?;
+    let first = c.slots.front()?.seq;
+    let i = usize::try_from(seq.checked_sub(first)?).ok()?;
+    let direct = i == 0 && c.processing;
+    let slot = c.slots.get_mut(i)?;
+    Some((slot, direct.then_some(&mut c.outbuf)))
+}
+
+/// Whether the front response's output, now in `outbuf`, leaves the socket
+/// below its high-water mark.
+pub(crate) fn out_below(lp: &mut Loop, ck: Key) -> bool {
+    conn(lp, ck).is_some_and(|c| out_below_mark(c))
 }
 
 /// Response `seq` ended: if it is the front one, it is done, and the next
@@ -508,7 +621,6 @@ fn advance(lp: &mut Loop, ck: Key) {
             break;
         }
         let slot = c.slots.pop_front().expect("front exists");
-        let socket = c.socket;
         let server = c.server;
         if slot.res.close {
             c.close_after = true;
@@ -531,7 +643,7 @@ fn advance(lp: &mut Loop, ck: Key) {
                 next.body.expect_continue && !next.body.continue_sent && next.body.stream.is_some();
             let mut below_mark = true;
             for chunk in held {
-                below_mark = socket.write(lp, chunk);
+                below_mark = write_out(lp, ck, chunk);
             }
             if continue_wanted {
                 send_continue(lp, ck, seq);
@@ -591,6 +703,7 @@ fn maybe_idle(lp: &mut Loop, ck: Key) {
         // after this point is parsed, so it can go on.
         c.body_full = false;
         c.too_many_in_flight = false;
+        flush_out(lp, ck);
         socket.end(lp, None);
         if client_ended {
             disarm(lp, ck);
@@ -651,10 +764,7 @@ fn send_continue(lp: &mut Loop, ck: Key, seq: u64) {
         return;
     }
     s.body.continue_sent = true;
-    if let Some(c) = conn(lp, ck) {
-        let socket = c.socket;
-        socket.write(lp, Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n"));
-    }
+    write_out(lp, ck, Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n"));
 }
 
 fn on_drain(lp: &mut Loop, ck: Key) {

@@ -47,7 +47,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use eventide_loop_phases::{Loop, Task};
 use eventide_reactor::slab::{Key, Slab};
 use eventide_streams::net::{self, Socket};
@@ -147,6 +147,11 @@ pub(crate) struct Http {
     /// The formatted `Date`, and the loop time at which the wall clock's
     /// second changes next (when it must be formatted again).
     date: (Bytes, Duration),
+    /// Buffers that idle connections gave back, for the next connection
+    /// that reads or answers: a busy connection reuses one allocation, and an
+    /// idle one holds none.
+    pub(crate) spare_in: Option<BytesMut>,
+    pub(crate) spare_out: Option<BytesMut>,
 }
 
 /// The key of this table in loop storage (an index, not a map lookup).

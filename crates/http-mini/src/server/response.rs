@@ -7,12 +7,9 @@ use eventide_streams::{Sink, StreamOptions, Writable, WriteStatus};
 
 use crate::proto::encode::{encode_chunk_header, encode_response_head, encode_response_head_with};
 use crate::proto::{EncodeError, Framing, Headers};
-use crate::server::conn::{conn, response_ended, send, slot};
+use crate::server::conn::{COPY_BELOW, conn, out_below, response_ended, send, slot, slot_and_out};
 use crate::server::date;
 
-/// Bodies up to this size are copied into the head's buffer, so that a small
-/// response is one chunk and one write.
-const COPY_BELOW: usize = 4096;
 const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
 type Callback = Box<dyn FnMut(&mut Loop)>;
@@ -82,6 +79,20 @@ impl ResState {
     /// malformed or too slow before the handler responded): what the handler
     /// set is dropped; the handler's later calls do nothing, as the response
     /// is then ended. Returns the response writable, if any, to destroy.
+    /// Counts body bytes against a declared length; bytes past it are dropped
+    /// (they would be read as the next response).
+    fn take_owed(&mut self, mut body: Bytes) -> Bytes {
+        if let Framing::Length(_) = self.framing {
+            let owed = usize::try_from(self.remaining).unwrap_or(usize::MAX);
+            if body.len() > owed {
+                body.truncate(owed);
+                self.close = true;
+            }
+            self.remaining -= body.len() as u64;
+        }
+        body
+    }
+
     pub(crate) fn take_over(&mut self) -> Option<Writable<Bytes>> {
         self.writable_waiting = false;
         self.status = 200;
@@ -305,7 +316,8 @@ impl Response {
     /// Decides the framing and writes the head (and `body`, when small).
     fn send_head(self, lp: &mut Loop, known_len: Option<u64>, body: Option<Bytes>) {
         let date = date(lp);
-        let Some(s) = slot(lp, self.conn, self.seq) else {
+        let (ck, seq) = (self.conn, self.seq);
+        let Some((s, direct)) = slot_and_out(lp, ck, seq) else {
             return;
         };
         // A final response to a client still waiting for `100 Continue`:
@@ -359,8 +371,13 @@ impl Response {
             extra[n] = ("Connection", b"keep-alive");
             n += 1;
         }
-        let mut out =
-            BytesMut::with_capacity(256 + body.as_ref().map_or(0, |b| b.len().min(COPY_BELOW)));
+        // The front response, during a pass over the connection's input, is
+        // encoded into the connection's output buffer; any other into its own.
+        let mut own = BytesMut::new();
+        let is_direct = direct.is_some();
+        let out = direct.unwrap_or(&mut own);
+        out.reserve(256 + body.as_ref().map_or(0, |b| b.len().min(COPY_BELOW)));
+        let start = out.len();
         let encoded = encode_response_head_with(
             r.status,
             None,
@@ -368,13 +385,13 @@ impl Response {
             &extra[..n],
             r.framing,
             r.head_request,
-            &mut out,
+            out,
         );
         let body_allowed = match encoded {
             Ok(allowed) => allowed,
             Err(_) => {
                 // A status the encoder refuses: answer 500 instead.
-                out.clear();
+                out.truncate(start);
                 r.close = true;
                 r.framing = Framing::Length(0);
                 let _ = encode_response_head(
@@ -383,7 +400,7 @@ impl Response {
                     &Headers::new(),
                     r.framing,
                     r.head_request,
-                    &mut out,
+                    out,
                 );
                 false
             }
@@ -391,15 +408,18 @@ impl Response {
         r.body_allowed = body_allowed;
         let mut rest = None;
         if let Some(body) = body.filter(|b| !b.is_empty() && body_allowed) {
-            let body = self.take_owed(lp, body);
+            let body = r.take_owed(body);
             if body.len() <= COPY_BELOW {
                 out.put_slice(&body);
             } else {
                 rest = Some(body);
             }
         }
-        let (ck, seq) = (self.conn, self.seq);
-        let below = send(lp, ck, seq, out.freeze());
+        let below = if is_direct {
+            out_below(lp, ck)
+        } else {
+            send(lp, ck, seq, own.freeze())
+        };
         let below = match rest {
             Some(body) => send(lp, ck, seq, body),
             None => below,
@@ -407,21 +427,6 @@ impl Response {
         if !below && let Some(r) = self.state(lp) {
             r.need_drain = true;
         }
-    }
-
-    /// Counts body bytes against a declared length; bytes past it are dropped
-    /// (they would be read as the next response).
-    fn take_owed(self, lp: &mut Loop, mut body: Bytes) -> Bytes {
-        let Some(r) = self.state(lp) else { return body };
-        if let Framing::Length(_) = r.framing {
-            let owed = usize::try_from(r.remaining).unwrap_or(usize::MAX);
-            if body.len() > owed {
-                body.truncate(owed);
-                r.close = true;
-            }
-            r.remaining -= body.len() as u64;
-        }
-        body
     }
 
     fn send_body(self, lp: &mut Loop, chunk: Bytes) -> bool {
@@ -432,7 +437,7 @@ impl Response {
             return true;
         }
         let framing = r.framing;
-        let chunk = self.take_owed(lp, chunk);
+        let chunk = r.take_owed(chunk);
         if chunk.is_empty() {
             return true;
         }
