@@ -205,20 +205,22 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
 }
 
 fn on_data(lp: &mut Loop, ck: Key, chunk: Bytes) {
-    let Some(c) = conn(lp, ck) else { return };
+    let now = lp.now();
+    let h = http(lp);
+    let Some(c) = h.conns.get_mut(ck) else { return };
+    let mut moved = None;
     // (Not when closing: what arrives then is discarded, never timed.)
     if c.deadline == Deadline::Idle && !c.close_after && c.slots.is_empty() && c.receiving.is_none()
     {
-        begin_request_timing(lp, ck);
+        moved = c.begin_request(now);
     }
-    let h = http(lp);
-    let Some(c) = h.conns.get_mut(ck) else { return };
     if c.inbuf.capacity() == 0
         && let Some(spare) = h.spare_in.take()
     {
         c.inbuf = spare;
     }
     c.inbuf.extend_from_slice(&chunk);
+    move_timer(lp, ck, moved);
     process(lp, ck);
 }
 
@@ -311,14 +313,20 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
 
 fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
     let now = lp.now();
-    let Some(c) = conn(lp, ck) else { return };
+    let h = http(lp);
+    let Some(c) = h.conns.get_mut(ck) else { return };
     let seq = c.next_seq;
     c.next_seq += 1;
     c.requests += 1;
     let last_allowed = c.options.max_requests.is_some_and(|m| c.requests >= m);
     let server = c.server;
-    let closing_server = http(lp).servers.get(server).is_none_or(|s| s.closing);
-    let Some(c) = conn(lp, ck) else { return };
+    let closing_server = match h.servers.get_mut(server) {
+        Some(s) => {
+            s.stats.requests += 1;
+            s.closing
+        }
+        None => true,
+    };
     // (A client that sent its FIN may have pipelined this request before it:
     // it is answered, and the connection closes once the input is done.)
     let keep_alive = head.keep_alive && !last_allowed && !closing_server;
@@ -353,16 +361,11 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
         };
         let spent = now.saturating_sub(started);
         let t = c.options.request_timeout.map(|t| t.saturating_sub(spent));
-        arm(lp, ck, Deadline::Request, t);
+        let moved = c.set_deadline(now, Deadline::Request, t);
+        move_timer(lp, ck, moved);
     } else {
-        disarm(lp, ck);
-        // Past the head: no stale `Headers` may time a later request.
-        if let Some(c) = conn(lp, ck) {
-            c.deadline = Deadline::Request;
-        }
-    }
-    if let Some(s) = http(lp).servers.get_mut(server) {
-        s.stats.requests += 1;
+        // Past the head, untimed: no stale `Headers` may time a later request.
+        c.set_deadline(now, Deadline::Request, None);
     }
     dispatch(
         lp,
@@ -581,27 +584,44 @@ fn flush_out(lp: &mut Loop, ck: Key) {
     socket.write(lp, data);
 }
 
-/// The slot of request `seq` and, if its output may be encoded straight
-/// into the connection's `outbuf` (it is the front response, during a pass
-/// of [`process`]), that buffer. See [`out_below_mark`] for what a write
-/// into it returns.
-pub(crate) fn slot_and_out(
-    lp: &mut Loop,
-    ck: Key,
-    seq: u64,
-) -> Option<(&mut Slot, Option<&mut BytesMut>)> {
-    let c = conn(lp, ck)?;
+/// What a response needs to write its head: its slot, the `Date` value,
+/// and the connection's `outbuf` if the head may be encoded straight into
+/// it (it is the front response, during a pass of [`process`]).
+pub(crate) struct HeadTarget<'a> {
+    pub(crate) slot: &'a mut Slot,
+    pub(crate) date: Bytes,
+    pub(crate) direct: Option<Direct<'a>>,
+}
+
+/// The connection's `outbuf`, and how much it may hold before the socket
+/// would be at its high-water mark.
+pub(crate) struct Direct<'a> {
+    pub(crate) buf: &'a mut BytesMut,
+    room: usize,
+}
+
+impl Direct<'_> {
+    /// What the socket's `write` would say, given what `buf` holds now.
+    pub(crate) fn below_mark(&self) -> bool {
+        self.buf.len() < self.room
+    }
+}
+
+pub(crate) fn head_target(lp: &mut Loop, ck: Key, seq: u64) -> Option<HeadTarget<'_>> {
+    let now = lp.now();
+    let h = http(lp);
+    let date = h.date_at(now);
+    let c = h.conns.get_mut(ck)?;
     let first = c.slots.front()?.seq;
     let i = usize::try_from(seq.checked_sub(first)?).ok()?;
     let direct = i == 0 && c.processing;
+    let room = c.out_hwm.saturating_sub(c.out_base);
     let slot = c.slots.get_mut(i)?;
-    Some((slot, direct.then_some(&mut c.outbuf)))
-}
-
-/// Whether the front response's output, now in `outbuf`, leaves the socket
-/// below its high-water mark.
-pub(crate) fn out_below(lp: &mut Loop, ck: Key) -> bool {
-    conn(lp, ck).is_some_and(|c| out_below_mark(c))
+    let direct = direct.then_some(Direct {
+        buf: &mut c.outbuf,
+        room,
+    });
+    Some(HeadTarget { slot, date, direct })
 }
 
 /// Response `seq` ended: if it is the front one, it is done, and the next
@@ -615,18 +635,18 @@ pub(crate) fn response_ended(lp: &mut Loop, ck: Key, seq: u64) {
 /// Retires finished responses at the front and starts the next one.
 fn advance(lp: &mut Loop, ck: Key) {
     loop {
-        let Some(c) = conn(lp, ck) else { return };
+        let h = http(lp);
+        let Some(c) = h.conns.get_mut(ck) else { return };
         let Some(front) = c.slots.front() else { break };
         if !front.res.ended {
             break;
         }
         let slot = c.slots.pop_front().expect("front exists");
-        let server = c.server;
         if slot.res.close {
             c.close_after = true;
         }
         let unread_body = c.receiving == Some(slot.seq);
-        if let Some(s) = http(lp).servers.get_mut(server) {
+        if let Some(s) = h.servers.get_mut(c.server) {
             s.stats.responses += 1;
         }
         if unread_body {
@@ -688,6 +708,7 @@ fn discard_rest(lp: &mut Loop, ck: Key, body: &BodyState) {
 /// When nothing is in flight: close if that was decided, else wait for the
 /// next request under the keep-alive timeout.
 fn maybe_idle(lp: &mut Loop, ck: Key) {
+    let now = lp.now();
     let Some(c) = conn(lp, ck) else { return };
     if !c.slots.is_empty() || c.receiving.is_some() {
         return;
@@ -720,13 +741,15 @@ fn maybe_idle(lp: &mut Loop, ck: Key) {
     }
     if c.inbuf.is_empty() {
         let t = c.options.keep_alive_timeout;
-        arm(lp, ck, Deadline::Idle, t);
+        let moved = c.set_deadline(now, Deadline::Idle, t);
+        move_timer(lp, ck, moved);
     } else {
         // Pipelined bytes are already here: the next request begins now, and
         // is timed even if they are only part of its head (a pass of
         // `process` running now would otherwise leave it untimed).
         let processing = c.processing;
-        begin_request_timing(lp, ck);
+        let moved = c.begin_request(now);
+        move_timer(lp, ck, moved);
         if !processing {
             process(lp, ck);
         }
@@ -846,37 +869,66 @@ pub(crate) fn shut_down(lp: &mut Loop, ck: Key) {
     maybe_idle(lp, ck);
 }
 
+/// When the connection's timer must be moved to (`at`, which is `after`
+/// from now): returned by the deadline setters, for [`set_timer`].
+type TimerMove = Option<(Duration, Duration)>;
+
+impl Conn {
+    /// A request began: the headers deadline starts now.
+    fn begin_request(&mut self, now: Duration) -> TimerMove {
+        self.request_started = now;
+        // The head must also arrive within the whole request's time.
+        let t = match (self.options.headers_timeout, self.options.request_timeout) {
+            (Some(h), Some(r)) => Some(h.min(r)),
+            (h, r) => h.or(r),
+        };
+        self.set_deadline(now, Deadline::Headers, t)
+    }
+
+    /// Sets the deadline that applies now. The connection's one timer is
+    /// moved only when the new deadline comes before the time it is set
+    /// for; a later deadline is left to the timer, which, firing early, sets
+    /// itself again for the rest (see [`on_deadline`]). So a busy keep-alive
+    /// connection, whose deadline moves with every request, touches no
+    /// timer per request.
+    fn set_deadline(
+        &mut self,
+        now: Duration,
+        deadline: Deadline,
+        after: Option<Duration>,
+    ) -> TimerMove {
+        self.deadline = deadline; // even untimed, so it is never stale
+        self.armed = after.is_some();
+        let after = after?;
+        let at = now + after;
+        self.deadline_at = at;
+        if self.timer.is_some() && self.timer_due <= at {
+            return None;
+        }
+        Some((at, after))
+    }
+}
+
 /// A request began: the headers deadline starts now.
 fn begin_request_timing(lp: &mut Loop, ck: Key) {
     let now = lp.now();
     let Some(c) = conn(lp, ck) else { return };
-    c.deadline = Deadline::Headers;
-    c.request_started = now;
-    // The head must also arrive within the whole request's time.
-    let t = match (c.options.headers_timeout, c.options.request_timeout) {
-        (Some(h), Some(r)) => Some(h.min(r)),
-        (h, r) => h.or(r),
-    };
-    arm(lp, ck, Deadline::Headers, t);
+    let moved = c.begin_request(now);
+    move_timer(lp, ck, moved);
 }
 
-/// Sets the deadline that applies now. The connection's one timer is moved
-/// only when the new deadline comes before the time it is set for; a later
-/// deadline is left to the timer, which, firing early, sets itself again
-/// for the rest (see [`on_deadline`]). So a busy keep-alive connection,
-/// whose deadline moves with every request, touches no timer per request.
+/// Sets the deadline that applies now (see [`Conn::set_deadline`]).
 fn arm(lp: &mut Loop, ck: Key, deadline: Deadline, after: Option<Duration>) {
     let now = lp.now();
     let Some(c) = conn(lp, ck) else { return };
-    c.deadline = deadline; // even untimed, so it is never stale
-    c.armed = after.is_some();
-    let Some(after) = after else { return };
-    let at = now + after;
-    c.deadline_at = at;
-    if c.timer.is_some() && c.timer_due <= at {
-        return;
+    let moved = c.set_deadline(now, deadline, after);
+    move_timer(lp, ck, moved);
+}
+
+fn move_timer(lp: &mut Loop, ck: Key, moved: TimerMove) {
+    if let Some((at, after)) = moved {
+        set_timer(lp, ck, at, after);
     }
-    set_timer(lp, ck, at, after);
 }
 
 /// Points the connection's timer at `at` (which is `after` from now).

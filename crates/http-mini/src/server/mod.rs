@@ -162,24 +162,25 @@ pub(crate) fn http(lp: &mut Loop) -> &mut Http {
     lp.ext_by(*HTTP)
 }
 
-/// The `Date` header value, formatted once per second. Between formats only
-/// the loop's cached time is read, not the wall clock.
-pub(crate) fn date(lp: &mut Loop) -> Bytes {
-    let loop_now = lp.now();
-    let h = http(lp);
-    if h.date.0.is_empty() || loop_now >= h.date.1 {
-        let wall = SystemTime::now();
-        let into_second = wall
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .map_or(Duration::ZERO, |d| {
-                Duration::from_nanos(u64::from(d.subsec_nanos()))
-            });
-        h.date = (
-            Bytes::copy_from_slice(&http_date(wall)),
-            loop_now + (Duration::from_secs(1) - into_second),
-        );
+impl Http {
+    /// The `Date` header value at loop time `loop_now`, formatted once per
+    /// second. Between formats only the loop's cached time is read, not the
+    /// wall clock.
+    pub(crate) fn date_at(&mut self, loop_now: Duration) -> Bytes {
+        if self.date.0.is_empty() || loop_now >= self.date.1 {
+            let wall = SystemTime::now();
+            let into_second = wall
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(Duration::ZERO, |d| {
+                    Duration::from_nanos(u64::from(d.subsec_nanos()))
+                });
+            self.date = (
+                Bytes::copy_from_slice(&http_date(wall)),
+                loop_now + (Duration::from_secs(1) - into_second),
+            );
+        }
+        self.date.0.clone()
     }
-    h.date.0.clone()
 }
 
 /// An HTTP/1.1 server on the loop (Node's `http.Server`).

@@ -7,8 +7,7 @@ use eventide_streams::{Sink, StreamOptions, Writable, WriteStatus};
 
 use crate::proto::encode::{encode_chunk_header, encode_response_head, encode_response_head_with};
 use crate::proto::{EncodeError, Framing, Headers};
-use crate::server::conn::{COPY_BELOW, conn, out_below, response_ended, send, slot, slot_and_out};
-use crate::server::date;
+use crate::server::conn::{COPY_BELOW, HeadTarget, conn, head_target, response_ended, send, slot};
 
 const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
@@ -315,9 +314,13 @@ impl Response {
 
     /// Decides the framing and writes the head (and `body`, when small).
     fn send_head(self, lp: &mut Loop, known_len: Option<u64>, body: Option<Bytes>) {
-        let date = date(lp);
         let (ck, seq) = (self.conn, self.seq);
-        let Some((s, direct)) = slot_and_out(lp, ck, seq) else {
+        let Some(HeadTarget {
+            slot: s,
+            date,
+            mut direct,
+        }) = head_target(lp, ck, seq)
+        else {
             return;
         };
         // A final response to a client still waiting for `100 Continue`:
@@ -374,8 +377,10 @@ impl Response {
         // The front response, during a pass over the connection's input, is
         // encoded into the connection's output buffer; any other into its own.
         let mut own = BytesMut::new();
-        let is_direct = direct.is_some();
-        let out = direct.unwrap_or(&mut own);
+        let out = match direct.as_mut() {
+            Some(d) => &mut *d.buf,
+            None => &mut own,
+        };
         out.reserve(256 + body.as_ref().map_or(0, |b| b.len().min(COPY_BELOW)));
         let start = out.len();
         let encoded = encode_response_head_with(
@@ -415,10 +420,9 @@ impl Response {
                 rest = Some(body);
             }
         }
-        let below = if is_direct {
-            out_below(lp, ck)
-        } else {
-            send(lp, ck, seq, own.freeze())
+        let below = match direct {
+            Some(d) => d.below_mark(),
+            None => send(lp, ck, seq, own.freeze()),
         };
         let below = match rest {
             Some(body) => send(lp, ck, seq, body),
