@@ -9,6 +9,7 @@
 //! responses are in flight.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -118,11 +119,11 @@ pub(crate) struct Conn {
     /// When the current request's first byte arrived (`lp.now()`), so the
     /// request timeout counts from there, not from the end of the head.
     request_started: Duration,
-    pub(crate) options: ServerOptionsRef,
+    pub(crate) options: Rc<ServerOptionsRef>,
 }
 
-/// The few options a connection consults on every request, copied in so the
-/// hot path does not look the server up.
+/// The few options a connection consults on every request, shared by the
+/// server's connections so the hot path does not look the server up.
 #[derive(Clone, Copy)]
 pub(crate) struct ServerOptionsRef {
     headers_timeout: Option<Duration>,
@@ -166,7 +167,7 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
         socket.destroy(lp, None);
         return;
     };
-    let options = ServerOptionsRef::from(&s.options);
+    let options = Rc::clone(&s.conn_options);
     let parser = RequestParser::with_limits(s.options.limits);
     let out_hwm = socket.writable_high_water_mark(lp);
     let ck = http(lp).conns.insert(Conn {
@@ -214,26 +215,36 @@ fn on_data(lp: &mut Loop, ck: Key, chunk: Bytes) {
     {
         moved = c.begin_request(now);
     }
-    if c.inbuf.capacity() == 0
-        && let Some(spare) = h.spare_in.take()
-    {
-        c.inbuf = spare;
-    }
+    take_spare(&mut c.inbuf, &mut h.spare_in, chunk.len());
     c.inbuf.extend_from_slice(&chunk);
     move_timer(lp, ck, moved);
     process(lp, ck);
 }
 
-/// Takes an empty buffer from an idle connection, keeping it as the spare
-/// when its whole allocation can be reused (the socket may still hold a
-/// chunk split off it), up to the size worth keeping.
-fn give_back(buf: &mut BytesMut, spare: &mut Option<BytesMut>) {
-    const KEEP: usize = 16 * 1024;
-    if buf.capacity() == 0 {
+/// The size of the input and output buffers a connection takes when it
+/// becomes busy (more if a chunk needs it), and the most a spare may keep.
+const BUF_SIZE: usize = 4096;
+const SPARE_KEEP: usize = 16 * 1024;
+
+/// Gives `buf` room for `at_least` bytes if it is empty and has less: the
+/// loop's spare if it is big enough, else a new allocation.
+fn take_spare(buf: &mut BytesMut, spare: &mut Option<BytesMut>, at_least: usize) {
+    if !buf.is_empty() || buf.capacity() >= at_least {
         return;
     }
+    *buf = match spare.take() {
+        Some(b) if b.capacity() >= at_least => b,
+        _ => BytesMut::with_capacity(BUF_SIZE.max(at_least)),
+    };
+}
+
+/// Takes an empty buffer from an idle connection (which then holds no
+/// memory, not even a reference to what was split off it), keeping it as
+/// the spare when its whole allocation can be reused (nothing split off it
+/// is still alive) and is not too big to keep.
+fn give_back(buf: &mut BytesMut, spare: &mut Option<BytesMut>) {
     let mut b = std::mem::take(buf);
-    if spare.is_none() && b.is_empty() && b.capacity() <= KEEP && b.try_reclaim(b.capacity()) {
+    if spare.is_none() && b.is_empty() && b.try_reclaim(BUF_SIZE) && b.capacity() <= SPARE_KEEP {
         *spare = Some(b);
     }
 }
@@ -253,11 +264,8 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     let h = http(lp);
     if let Some(c) = h.conns.get_mut(ck) {
         c.out_base = base;
-        if c.outbuf.capacity() == 0
-            && let Some(spare) = h.spare_out.take()
-        {
-            c.outbuf = spare;
-        }
+        // (Room for a few small responses; a large one grows it.)
+        take_spare(&mut c.outbuf, &mut h.spare_out, BUF_SIZE / 4);
     }
     let mut input_ended = false;
     loop {
@@ -334,7 +342,7 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
         c.close_after = true;
     }
     let present = head.body != BodyKind::Empty;
-    c.slots.push_back(Slot {
+    let slot = Slot {
         seq,
         res: ResState::new(
             head.method.is_head(),
@@ -348,7 +356,8 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
         },
         held: Vec::new(),
         held_len: 0,
-    });
+    };
+    c.slots.push_back(slot, &mut h.spare_slots);
     if present {
         c.receiving = Some(seq);
         // The body is timed from the request's first byte if the head was
@@ -489,16 +498,18 @@ fn fail(lp: &mut Loop, ck: Key, status: u16, message: &str, body_error: StreamEr
 
 /// Queues a server-made error response that closes the connection.
 fn error_response(lp: &mut Loop, ck: Key, status: u16, message: &str) {
-    let Some(c) = conn(lp, ck) else { return };
+    let h = http(lp);
+    let Some(c) = h.conns.get_mut(ck) else { return };
     let seq = c.next_seq;
     c.next_seq += 1;
-    c.slots.push_back(Slot {
+    let slot = Slot {
         seq,
         res: ResState::new(false, false, true),
         body: BodyState::default(),
         held: Vec::new(),
         held_len: 0,
-    });
+    };
+    c.slots.push_back(slot, &mut h.spare_slots);
     answer_error(lp, Response::new(ck, seq), status, message);
 }
 
@@ -709,10 +720,13 @@ fn discard_rest(lp: &mut Loop, ck: Key, body: &BodyState) {
 /// next request under the keep-alive timeout.
 fn maybe_idle(lp: &mut Loop, ck: Key) {
     let now = lp.now();
-    let Some(c) = conn(lp, ck) else { return };
+    let h = http(lp);
+    let Some(c) = h.conns.get_mut(ck) else { return };
     if !c.slots.is_empty() || c.receiving.is_some() {
         return;
     }
+    // Nothing in flight: the queue's memory is for the next busy connection.
+    c.slots.give_back(&mut h.spare_slots);
     // After the client's FIN, requests it sent before may still wait in
     // `inbuf` (or in the pass of `process` running now): close only once
     // they are parsed.

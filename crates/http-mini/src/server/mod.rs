@@ -45,6 +45,7 @@ mod slots;
 
 use std::io;
 use std::net::SocketAddr;
+use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
@@ -133,6 +134,8 @@ pub(crate) struct ServerState {
     net: Option<net::Server>,
     handler: Option<Handler>,
     pub(crate) options: ServerOptions,
+    /// What every connection consults per request, shared by them.
+    pub(crate) conn_options: Rc<conn::ServerOptionsRef>,
     open: usize,
     closing: bool,
     on_closed: Vec<Task>,
@@ -152,6 +155,7 @@ pub(crate) struct Http {
     /// idle one holds none.
     pub(crate) spare_in: Option<BytesMut>,
     pub(crate) spare_out: Option<BytesMut>,
+    pub(crate) spare_slots: Option<slots::Slots>,
 }
 
 /// The key of this table in loop storage (an index, not a map lookup).
@@ -234,6 +238,7 @@ impl Server {
         let key = http(lp).servers.insert(ServerState {
             net: None,
             handler: Some(Box::new(handler)),
+            conn_options: Rc::new(conn::ServerOptionsRef::from(&options)),
             options: options.clone(),
             open: 0,
             closing: false,

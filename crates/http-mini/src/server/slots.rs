@@ -4,63 +4,73 @@ use std::collections::VecDeque;
 
 use crate::server::conn::Slot;
 
-/// A queue of slots that keeps the first one inline: a connection that does
-/// not pipeline (almost all of them) never allocates for its queue, and an
-/// idle connection holds no queue memory beyond its own struct.
+/// A queue of slots. An idle connection holds no queue memory: when its
+/// queue empties it gives the allocation back ([`Slots::give_back`]) to a
+/// spare that the loop keeps for the next busy connection, so neither an
+/// idle connection nor a request costs an allocation.
 #[derive(Default)]
 pub(crate) struct Slots {
-    head: Option<Slot>,
-    rest: VecDeque<Slot>,
+    queue: VecDeque<Slot>,
 }
 
 impl Slots {
     pub(crate) fn len(&self) -> usize {
-        usize::from(self.head.is_some()) + self.rest.len()
+        self.queue.len()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.head.is_none()
+        self.queue.is_empty()
     }
 
     pub(crate) fn front(&self) -> Option<&Slot> {
-        self.head.as_ref()
+        self.queue.front()
     }
 
     pub(crate) fn front_mut(&mut self) -> Option<&mut Slot> {
-        self.head.as_mut()
+        self.queue.front_mut()
     }
 
     pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut Slot> {
-        match i {
-            0 => self.head.as_mut(),
-            i => self.rest.get_mut(i - 1),
-        }
+        self.queue.get_mut(i)
     }
 
-    pub(crate) fn push_back(&mut self, slot: Slot) {
-        match self.head {
-            None => self.head = Some(slot),
-            Some(_) => self.rest.push_back(slot),
+    /// Appends `slot`, taking the spare's allocation if this queue has none.
+    pub(crate) fn push_back(&mut self, slot: Slot, spare: &mut Option<Slots>) {
+        if self.queue.capacity() == 0
+            && let Some(s) = spare.take()
+        {
+            *self = s;
         }
+        self.queue.push_back(slot);
     }
 
     pub(crate) fn pop_front(&mut self) -> Option<Slot> {
-        let front = self.head.take();
-        self.head = self.rest.pop_front();
-        front
+        self.queue.pop_front()
     }
 
     pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Slot> {
-        self.head.iter_mut().chain(self.rest.iter_mut())
+        self.queue.iter_mut()
+    }
+
+    /// An empty queue's allocation goes to `spare` (if it has none; a
+    /// pipelining connection's large one is dropped).
+    pub(crate) fn give_back(&mut self, spare: &mut Option<Slots>) {
+        const KEEP: usize = 64;
+        if !self.queue.is_empty() || self.queue.capacity() == 0 {
+            return;
+        }
+        let queue = std::mem::take(self);
+        if spare.is_none() && queue.queue.capacity() <= KEEP {
+            *spare = Some(queue);
+        }
     }
 }
 
 impl IntoIterator for Slots {
     type Item = Slot;
-    type IntoIter =
-        std::iter::Chain<std::option::IntoIter<Slot>, std::collections::vec_deque::IntoIter<Slot>>;
+    type IntoIter = std::collections::vec_deque::IntoIter<Slot>;
 
     fn into_iter(self) -> Self::IntoIter {
-        self.head.into_iter().chain(self.rest)
+        self.queue.into_iter()
     }
 }
