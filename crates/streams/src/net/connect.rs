@@ -98,7 +98,7 @@ fn arm_connect_timeout(lp: &mut Loop, key: Key, options: &SocketOptions) {
         }
     });
     if let Some(s) = socket(lp, key) {
-        s.connect_timer = Some(t);
+        s.extras().connect_timer = Some(t);
     }
 }
 
@@ -120,7 +120,7 @@ fn start_tcp_any(lp: &mut Loop, key: Key, addrs: Vec<SocketAddr>) {
         match mio::net::TcpStream::connect(addr) {
             Ok(s) => {
                 if let Some(state) = socket(lp, key) {
-                    state.next_addrs = addrs.collect();
+                    state.extras().next_addrs = addrs.collect();
                 }
                 return attach_io(lp, key, Io::Tcp(s));
             }
@@ -138,7 +138,8 @@ fn start_tcp_any(lp: &mut Loop, key: Key, addrs: Vec<SocketAddr>) {
 /// with the error if none is left.
 pub(crate) fn try_next_address(lp: &mut Loop, key: Key, e: io::Error) {
     let rest = socket(lp, key)
-        .map(|s| std::mem::take(&mut s.next_addrs))
+        .and_then(|s| s.extras.as_mut())
+        .map(|e| std::mem::take(&mut e.next_addrs))
         .unwrap_or_default();
     if rest.is_empty() {
         crate::stream::destroy(lp, key, Some(e.into()));

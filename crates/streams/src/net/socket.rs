@@ -131,6 +131,20 @@ pub(crate) struct SocketState {
     unsent: Queue<Bytes>,
     write_in_flight: bool,
     shutdown_pending: bool,
+    /// Made when first needed: most sockets (accepted, no idle timeout)
+    /// never do.
+    pub(crate) extras: Option<Box<SocketExtras>>,
+    pub(crate) server: Option<Key>,
+    pub(crate) no_delay: bool,
+    referenced: bool,
+    bytes_read: u64,
+    bytes_written: u64,
+}
+
+/// The part of a socket's state that only some sockets use: one that
+/// connects, or has an idle timeout.
+#[derive(Default)]
+pub(crate) struct SocketExtras {
     idle_timeout: Option<Duration>,
     idle_timer: Option<Timer>,
     pub(crate) connect_timer: Option<Timer>,
@@ -139,11 +153,13 @@ pub(crate) struct SocketState {
     pub(crate) next_addrs: Vec<std::net::SocketAddr>,
     on_timeout: Listeners<()>,
     on_connect: Listeners<()>,
-    pub(crate) server: Option<Key>,
-    pub(crate) no_delay: bool,
-    referenced: bool,
-    bytes_read: u64,
-    bytes_written: u64,
+}
+
+impl SocketState {
+    /// The extras, made if the socket has none yet.
+    pub(crate) fn extras(&mut self) -> &mut SocketExtras {
+        self.extras.get_or_insert_default()
+    }
 }
 
 /// Socket states, indexed by their stream's slot (stream ids are dense).
@@ -230,7 +246,9 @@ impl Socket {
     pub fn on_connect(self, lp: &mut Loop, mut f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
         let id = table::next_listener_id(lp);
         if let Some(s) = socket(lp, self.0.key) {
-            s.on_connect.add(id, true, Box::new(move |lp, ()| f(lp)));
+            s.extras()
+                .on_connect
+                .add(id, true, Box::new(move |lp, ()| f(lp)));
         }
         ListenerId(id)
     }
@@ -241,7 +259,9 @@ impl Socket {
     pub fn on_timeout(self, lp: &mut Loop, mut f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
         let id = table::next_listener_id(lp);
         if let Some(s) = socket(lp, self.0.key) {
-            s.on_timeout.add(id, false, Box::new(move |lp, ()| f(lp)));
+            s.extras()
+                .on_timeout
+                .add(id, false, Box::new(move |lp, ()| f(lp)));
         }
         ListenerId(id)
     }
@@ -250,8 +270,9 @@ impl Socket {
     pub fn set_timeout(self, lp: &mut Loop, timeout: Option<Duration>) {
         let key = self.0.key;
         let Some(s) = socket(lp, key) else { return };
-        s.idle_timeout = timeout;
-        if let Some(t) = s.idle_timer.take() {
+        let e = s.extras();
+        e.idle_timeout = timeout;
+        if let Some(t) = e.idle_timer.take() {
             lp.clear_timeout(t);
         }
         touch(lp, key);
@@ -362,12 +383,12 @@ pub(crate) fn new_socket(
         unsent: Queue::default(),
         write_in_flight: false,
         shutdown_pending: false,
-        idle_timeout: options.idle_timeout,
-        idle_timer: None,
-        connect_timer: None,
-        next_addrs: Vec::new(),
-        on_timeout: Listeners::default(),
-        on_connect: Listeners::default(),
+        extras: options.idle_timeout.map(|t| {
+            Box::new(SocketExtras {
+                idle_timeout: Some(t),
+                ..SocketExtras::default()
+            })
+        }),
         server: None,
         no_delay: options.no_delay,
         referenced: true,
@@ -423,28 +444,31 @@ fn update_active(lp: &mut Loop, key: Key) {
 
 /// Restarts the idle timer after activity.
 fn touch(lp: &mut Loop, key: Key) {
-    let Some(s) = socket(lp, key) else { return };
-    let Some(timeout) = s.idle_timeout else {
+    let Some(e) = socket(lp, key).and_then(|s| s.extras.as_deref_mut()) else {
         return;
     };
-    if let Some(t) = s.idle_timer
+    let Some(timeout) = e.idle_timeout else {
+        return;
+    };
+    if let Some(t) = e.idle_timer
         && lp.refresh(t)
     {
         return;
     }
     let t = lp.set_timeout(timeout, move |lp| {
         let Some(s) = socket(lp, key) else { return };
-        s.idle_timer = None;
-        let taken = s.on_timeout.take();
+        let e = s.extras();
+        e.idle_timer = None;
+        let taken = e.on_timeout.take();
         let kept = taken.call(lp, ());
         if let Some(s) = socket(lp, key) {
-            s.on_timeout.restore(kept);
+            s.extras().on_timeout.restore(kept);
         }
     });
     // An idle timer alone never keeps the loop alive (Node's unref'd timers).
     lp.unref_handle(t);
     if let Some(s) = socket(lp, key) {
-        s.idle_timer = Some(t);
+        s.extras().idle_timer = Some(t);
     }
 }
 
@@ -486,15 +510,15 @@ fn finish_connect(lp: &mut Loop, key: Key) {
     match result {
         Ok(()) => {
             s.phase = Phase::Open;
-            if let Some(t) = s.connect_timer.take() {
+            if let Some(t) = s.extras.as_mut().and_then(|e| e.connect_timer.take()) {
                 lp.clear_timeout(t);
             }
             opened(lp, key);
             let Some(s) = socket(lp, key) else { return };
-            let taken = s.on_connect.take();
+            let taken = s.extras().on_connect.take();
             let kept = taken.call(lp, ());
             if let Some(s) = socket(lp, key) {
-                s.on_connect.restore(kept);
+                s.extras().on_connect.restore(kept);
             }
             resume_after_connect(lp, key);
         }
@@ -803,11 +827,13 @@ fn teardown(lp: &mut Loop, key: Key) {
         }
     };
     let Some(mut s) = state else { return };
-    for t in [s.idle_timer.take(), s.connect_timer.take()]
-        .into_iter()
-        .flatten()
-    {
-        lp.clear_timeout(t);
+    if let Some(e) = s.extras.as_mut() {
+        for t in [e.idle_timer.take(), e.connect_timer.take()]
+            .into_iter()
+            .flatten()
+        {
+            lp.clear_timeout(t);
+        }
     }
     // Deregister while the descriptor is still open, then close it.
     if let Some(w) = s.watch.take() {
