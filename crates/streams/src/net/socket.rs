@@ -156,6 +156,14 @@ pub(crate) struct SocketExtras {
 }
 
 impl SocketState {
+    /// Whether activity must restart an idle timer (checked before
+    /// [`touch`], which would look the socket up again for nothing).
+    fn times_idle(&self) -> bool {
+        self.extras
+            .as_ref()
+            .is_some_and(|e| e.idle_timeout.is_some())
+    }
+
     /// The extras, made if the socket has none yet.
     pub(crate) fn extras(&mut self) -> &mut SocketExtras {
         self.extras.get_or_insert_default()
@@ -430,15 +438,31 @@ pub(crate) fn attach_io(lp: &mut Loop, key: Key, mut io: Io) {
 /// wants to read, or has writes pending.
 fn update_active(lp: &mut Loop, key: Key) {
     let Some(s) = socket(lp, key) else { return };
-    let Some(w) = s.watch else { return };
-    let active = match s.phase {
-        Phase::Resolving | Phase::Connecting => true,
-        Phase::Open => (s.want_read && !s.eof) || s.write_in_flight,
-    };
-    if active {
-        lp.handle_start(w.id());
-    } else {
-        lp.handle_stop(w.id());
+    let activity = s.activity();
+    set_active(lp, activity);
+}
+
+impl SocketState {
+    /// The socket's watch and whether it should count as active now.
+    fn activity(&self) -> Option<(IoWatch, bool)> {
+        let active = match self.phase {
+            Phase::Resolving | Phase::Connecting => true,
+            Phase::Open => (self.want_read && !self.eof) || self.write_in_flight,
+        };
+        Some((self.watch?, active))
+    }
+}
+
+/// [`update_active`] for a caller that has the socket's state in hand.
+fn set_active(lp: &mut Loop, activity: Option<(IoWatch, bool)>) {
+    match activity {
+        Some((w, true)) => {
+            lp.handle_start(w.id());
+        }
+        Some((w, false)) => {
+            lp.handle_stop(w.id());
+        }
+        None => {}
     }
 }
 
@@ -613,8 +637,11 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
             }
             Ok(n) => {
                 s.bytes_read += n as u64;
+                let idle_timed = s.times_idle();
                 let chunk = buffer.split(n);
-                touch(lp, key);
+                if idle_timed {
+                    touch(lp, key);
+                }
                 if !stream.push(lp, chunk) {
                     // Full: stop until the consumer asks again (backpressure).
                     if let Some(s) = socket(lp, key) {
@@ -711,7 +738,9 @@ fn flush_and_complete(lp: &mut Loop, key: Key) {
         Ok(false) => {}
         Ok(true) => {
             s.write_in_flight = false;
-            touch(lp, key);
+            if s.times_idle() {
+                touch(lp, key);
+            }
             update_active(lp, key);
             Stream::<Bytes, Bytes>::from_key(key).complete_write(lp, Ok(()));
         }
@@ -739,7 +768,9 @@ fn queue_and_flush(
     match flush(s) {
         Ok(true) => {
             s.write_in_flight = false;
-            touch(lp, key);
+            if s.times_idle() {
+                touch(lp, key);
+            }
             WriteStatus::Done
         }
         Ok(false) => {
@@ -760,7 +791,8 @@ impl Source<Bytes> for SocketSource {
         // Asked from inside our own read loop (a consumer took the chunk we
         // pushed): that loop goes on reading by itself.
         let feed = s.read_ready && !s.in_read;
-        update_active(lp, key);
+        let activity = s.activity();
+        set_active(lp, activity);
         // Edge-triggered: data that arrived while we were full raised no new
         // event, so look again in the next poll phase.
         if feed {
