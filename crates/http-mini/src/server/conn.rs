@@ -348,6 +348,7 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
             head.method.is_head(),
             head.version == Version::Http10,
             !keep_alive,
+            h.spare_headers.take().unwrap_or_default(),
         ),
         body: BodyState {
             ended: !present,
@@ -504,7 +505,12 @@ fn error_response(lp: &mut Loop, ck: Key, status: u16, message: &str) {
     c.next_seq += 1;
     let slot = Slot {
         seq,
-        res: ResState::new(false, false, true),
+        res: ResState::new(
+            false,
+            false,
+            true,
+            h.spare_headers.take().unwrap_or_default(),
+        ),
         body: BodyState::default(),
         held: Vec::new(),
         held_len: 0,
@@ -652,7 +658,11 @@ fn advance(lp: &mut Loop, ck: Key) {
         if !front.res.ended {
             break;
         }
-        let slot = c.slots.pop_front().expect("front exists");
+        let mut slot = c.slots.pop_front().expect("front exists");
+        // Its header map's allocation serves the next response.
+        if h.spare_headers.is_none() {
+            h.spare_headers = Some(slot.res.take_headers());
+        }
         if slot.res.close {
             c.close_after = true;
         }

@@ -56,8 +56,8 @@ use eventide_streams::net::{self, Socket};
 pub use request::Request;
 pub use response::Response;
 
-use crate::proto::Limits;
 use crate::proto::encode::http_date;
+use crate::proto::{Headers, Limits};
 use conn::Conn;
 
 /// Options of a [`Server`]; `Default` gives Node's defaults.
@@ -156,6 +156,7 @@ pub(crate) struct Http {
     pub(crate) spare_in: Option<BytesMut>,
     pub(crate) spare_out: Option<BytesMut>,
     pub(crate) spare_slots: Option<slots::Slots>,
+    pub(crate) spare_headers: Option<Headers>,
 }
 
 /// The key of this table in loop storage (an index, not a map lookup).

@@ -41,13 +41,16 @@ pub(crate) struct ResState {
 }
 
 impl ResState {
-    pub(crate) fn new(head_request: bool, http10: bool, close: bool) -> Self {
+    /// A response not begun; `headers` is an empty map to fill (one whose
+    /// allocation a finished response gave back, or a new one).
+    pub(crate) fn new(head_request: bool, http10: bool, close: bool, headers: Headers) -> Self {
+        debug_assert!(headers.is_empty());
         ResState {
             head_request,
             http10,
             close,
             status: 200,
-            headers: Headers::new(),
+            headers,
             head_sent: false,
             framing: Framing::None,
             remaining: 0,
@@ -90,6 +93,13 @@ impl ResState {
             self.remaining -= body.len() as u64;
         }
         body
+    }
+
+    /// The header map, emptied, for the next response to fill.
+    pub(crate) fn take_headers(&mut self) -> Headers {
+        let mut headers = std::mem::take(&mut self.headers);
+        headers.clear();
+        headers
     }
 
     pub(crate) fn take_over(&mut self) -> Option<Writable<Bytes>> {
