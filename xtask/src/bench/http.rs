@@ -22,7 +22,7 @@ use super::proc::{LOAD_CPU, Pin, SERVER_CPU, Server, clone, start, target_dir};
 use super::{Collected, Figure, Output};
 use crate::cmd::{cargo, root, run as run_cmd};
 
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 const SECONDS: u64 = 4;
 const IDLE_CONNECTIONS: usize = 10_000;
 
