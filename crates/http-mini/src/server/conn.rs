@@ -4,9 +4,12 @@
 //! The connection reads the socket in flowing mode and feeds the bytes to
 //! its [`RequestParser`]. Each parsed head opens a response *slot*; slots
 //! are kept in request order and only the front one writes to the socket,
-//! so pipelined responses cannot interleave. Reading pauses (backpressure to
-//! the client) while a request body is not being consumed, or while too many
-//! responses are in flight.
+//! so pipelined responses cannot interleave. While a pass over the input
+//! runs ([`process`]), the front response's output is encoded into the
+//! connection's output buffer, which goes to the socket as one chunk when
+//! the pass ends: a batch of pipelined requests is answered with one write.
+//! Reading pauses (backpressure to the client) while a request body is not
+//! being consumed, or while too many responses are in flight.
 
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -584,7 +587,7 @@ fn write_out(lp: &mut Loop, ck: Key, data: Bytes) -> bool {
 }
 
 /// Whether the socket, given `outbuf`, is below its high-water mark.
-pub(crate) fn out_below_mark(c: &Conn) -> bool {
+fn out_below_mark(c: &Conn) -> bool {
     c.out_base + c.outbuf.len() < c.out_hwm
 }
 
@@ -624,6 +627,7 @@ impl Direct<'_> {
     }
 }
 
+/// The [`HeadTarget`] of response `seq`, if it is still in flight.
 pub(crate) fn head_target(lp: &mut Loop, ck: Key, seq: u64) -> Option<HeadTarget<'_>> {
     let now = lp.now();
     let h = http(lp);
