@@ -77,10 +77,6 @@ impl ResState {
         }
     }
 
-    /// The server answers in the handler's place (its request turned out
-    /// malformed or too slow before the handler responded): what the handler
-    /// set is dropped; the handler's later calls do nothing, as the response
-    /// is then ended. Returns the response writable, if any, to destroy.
     /// Counts body bytes against a declared length; bytes past it are dropped
     /// (they would be read as the next response).
     fn take_owed(&mut self, mut body: Bytes) -> Bytes {
@@ -102,6 +98,10 @@ impl ResState {
         headers
     }
 
+    /// The server answers in the handler's place (its request turned out
+    /// malformed or too slow before the handler responded): what the handler
+    /// set is dropped; the handler's later calls do nothing, as the response
+    /// is then ended. Returns the response writable, if any, to destroy.
     pub(crate) fn take_over(&mut self) -> Option<Writable<Bytes>> {
         self.writable_waiting = false;
         self.status = 200;
