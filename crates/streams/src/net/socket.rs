@@ -164,6 +164,15 @@ impl SocketState {
             .is_some_and(|e| e.idle_timeout.is_some())
     }
 
+    /// The socket's watch and whether it should count as active now.
+    fn activity(&self) -> Option<(IoWatch, bool)> {
+        let active = match self.phase {
+            Phase::Resolving | Phase::Connecting => true,
+            Phase::Open => (self.want_read && !self.eof) || self.write_in_flight,
+        };
+        Some((self.watch?, active))
+    }
+
     /// The extras, made if the socket has none yet.
     pub(crate) fn extras(&mut self) -> &mut SocketExtras {
         self.extras.get_or_insert_default()
@@ -440,17 +449,6 @@ fn update_active(lp: &mut Loop, key: Key) {
     let Some(s) = socket(lp, key) else { return };
     let activity = s.activity();
     set_active(lp, activity);
-}
-
-impl SocketState {
-    /// The socket's watch and whether it should count as active now.
-    fn activity(&self) -> Option<(IoWatch, bool)> {
-        let active = match self.phase {
-            Phase::Resolving | Phase::Connecting => true,
-            Phase::Open => (self.want_read && !self.eof) || self.write_in_flight,
-        };
-        Some((self.watch?, active))
-    }
 }
 
 /// [`update_active`] for a caller that has the socket's state in hand.
