@@ -138,7 +138,7 @@ pub(crate) fn push<R: Chunk>(lp: &mut Loop, key: Key, chunk: R) -> bool {
     let Some(e) = table::entry(lp, key) else {
         return false;
     };
-    let wants_readable = !e.on_readable.is_empty();
+    let wants_readable = e.has_listeners(Event::Readable);
     let Some(side) = e.read_side::<R>() else {
         return false;
     };
@@ -202,7 +202,8 @@ fn after_push<R: Chunk>(lp: &mut Loop, key: Key) {
         Some(true) if side.in_source_read => {}
         Some(true) => flow::<R>(lp, key),
         _ => {
-            let wants_readable = table::entry(lp, key).is_some_and(|e| !e.on_readable.is_empty());
+            let wants_readable =
+                table::entry(lp, key).is_some_and(|e| e.has_listeners(Event::Readable));
             if wants_readable {
                 schedule_readable::<R>(lp, key);
             }

@@ -227,7 +227,7 @@ impl<R, W> Stream<R, W> {
     ) -> ListenerId {
         let id = table::next_listener_id(lp);
         if let Some(e) = table::entry(lp, self.key) {
-            e.on_error.add(id, false, Box::new(f));
+            e.error_listeners().add(id, false, Box::new(f));
         }
         ListenerId(id)
     }
@@ -396,10 +396,10 @@ fn emit_error(lp: &mut Loop, key: Key, err: StreamError) {
     let Some(e) = table::entry(lp, key) else {
         return;
     };
-    let taken = e.on_error.take();
+    let taken = e.error_listeners().take();
     let kept = taken.call(lp, err);
     if let Some(e) = table::entry(lp, key) {
-        e.on_error.restore(kept);
+        e.error_listeners().restore(kept);
     }
 }
 
@@ -431,16 +431,7 @@ pub(crate) fn off(lp: &mut Loop, key: Key, id: ListenerId) {
     let Some(e) = table::entry(lp, key) else {
         return;
     };
-    let removed = e.on_error.remove(id.0)
-        || [
-            Event::Close,
-            Event::End,
-            Event::Finish,
-            Event::Drain,
-            Event::Readable,
-        ]
-        .into_iter()
-        .any(|ev| e.listeners(ev).remove(id.0));
+    let removed = e.remove_listener(id.0);
     // Data listeners are typed: the entry knows how to reach them.
     if !removed && let Some(remove_data) = e.remove_data {
         remove_data(lp, key, id.0);

@@ -66,12 +66,12 @@ pub(crate) struct Entry {
     pub(crate) close_emitted: bool,
     pub(crate) auto_destroy: bool,
     pub(crate) allow_half_open: bool,
-    pub(crate) on_error: Listeners<StreamError>,
     pub(crate) on_close: Listeners<()>,
     pub(crate) on_end: Listeners<()>,
-    pub(crate) on_finish: Listeners<()>,
     pub(crate) on_drain: Listeners<()>,
-    pub(crate) on_readable: Listeners<()>,
+    /// `error`, `finish` and `readable` listeners, made on first use: most
+    /// streams (every accepted socket of a server) have none.
+    rare: Option<Box<RareListeners>>,
     /// `None` without a readable side; `Some(true)` once `end` was emitted.
     pub(crate) ended: Option<bool>,
     /// `None` without a writable side; `Some(true)` once `finish` was emitted.
@@ -84,6 +84,14 @@ pub(crate) struct Entry {
     pub(crate) end_write: Option<fn(&mut Loop, Key)>,
     pub(crate) read: Option<Box<dyn Any>>,
     pub(crate) write: Option<Box<dyn Any>>,
+}
+
+/// The listeners few streams have, boxed apart (see [`Entry`]).
+#[derive(Default)]
+struct RareListeners {
+    error: Listeners<StreamError>,
+    finish: Listeners<()>,
+    readable: Listeners<()>,
 }
 
 /// The untyped events, whose listeners live on the entry.
@@ -108,12 +116,10 @@ impl Entry {
             close_emitted: false,
             auto_destroy: options.auto_destroy,
             allow_half_open: options.allow_half_open,
-            on_error: Listeners::default(),
             on_close: Listeners::default(),
             on_end: Listeners::default(),
-            on_finish: Listeners::default(),
             on_drain: Listeners::default(),
-            on_readable: Listeners::default(),
+            rare: None,
             ended: None,
             finished: None,
             destroy_sides,
@@ -146,14 +152,45 @@ impl Entry {
         self.write.as_mut()?.downcast_mut()
     }
 
+    /// The listeners of `event`, to add to (made if they are rare ones).
     pub(crate) fn listeners(&mut self, event: Event) -> &mut Listeners<()> {
         match event {
             Event::Close => &mut self.on_close,
             Event::End => &mut self.on_end,
-            Event::Finish => &mut self.on_finish,
             Event::Drain => &mut self.on_drain,
-            Event::Readable => &mut self.on_readable,
+            Event::Finish => &mut self.rare.get_or_insert_default().finish,
+            Event::Readable => &mut self.rare.get_or_insert_default().readable,
         }
+    }
+
+    /// The listeners of `event` if it may have any (none made).
+    pub(crate) fn listeners_if_any(&mut self, event: Event) -> Option<&mut Listeners<()>> {
+        match event {
+            Event::Close => Some(&mut self.on_close),
+            Event::End => Some(&mut self.on_end),
+            Event::Drain => Some(&mut self.on_drain),
+            Event::Finish => self.rare.as_deref_mut().map(|r| &mut r.finish),
+            Event::Readable => self.rare.as_deref_mut().map(|r| &mut r.readable),
+        }
+    }
+
+    /// Whether `event` has a listener.
+    pub(crate) fn has_listeners(&mut self, event: Event) -> bool {
+        self.listeners_if_any(event).is_some_and(|l| !l.is_empty())
+    }
+
+    /// The `error` listeners, to add to or emit (made if missing).
+    pub(crate) fn error_listeners(&mut self) -> &mut Listeners<StreamError> {
+        &mut self.rare.get_or_insert_default().error
+    }
+
+    /// Removes listener `id` from whichever event has it.
+    pub(crate) fn remove_listener(&mut self, id: u64) -> bool {
+        let rare = self
+            .rare
+            .as_deref_mut()
+            .is_some_and(|r| r.error.remove(id) || r.finish.remove(id) || r.readable.remove(id));
+        rare || self.on_close.remove(id) || self.on_end.remove(id) || self.on_drain.remove(id)
     }
 }
 
@@ -285,10 +322,10 @@ fn run_tick(lp: &mut Loop) {
 /// Emits an untyped event: takes its listeners out, calls them, puts them back.
 pub(crate) fn emit(lp: &mut Loop, key: Key, event: Event) {
     let Some(e) = entry(lp, key) else { return };
-    if e.listeners(event).is_empty() {
+    let Some(listeners) = e.listeners_if_any(event).filter(|l| !l.is_empty()) else {
         return;
-    }
-    let taken = e.listeners(event).take();
+    };
+    let taken = listeners.take();
     call_and_restore(lp, key, event, taken);
 }
 
