@@ -17,12 +17,73 @@ struct Listener<A> {
     f: Callback<A>,
 }
 
+/// Listeners in order, the first one held inline: most events have exactly
+/// one listener, and a connection's listeners were most of its memory.
+#[derive(Default)]
+enum List<A> {
+    #[default]
+    Empty,
+    One(Listener<A>),
+    Many(Vec<Listener<A>>),
+}
+
+impl<A> List<A> {
+    fn len(&self) -> usize {
+        match self {
+            List::Empty => 0,
+            List::One(_) => 1,
+            List::Many(v) => v.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push(&mut self, l: Listener<A>) {
+        *self = match std::mem::take(self) {
+            List::Empty => List::One(l),
+            List::One(first) => List::Many(vec![first, l]),
+            List::Many(mut v) => {
+                v.push(l);
+                List::Many(v)
+            }
+        };
+    }
+
+    /// Removes the listener with `id`; returns whether it was here.
+    fn remove(&mut self, id: u64) -> bool {
+        match self {
+            List::One(l) if l.id == id => {
+                *self = List::Empty;
+                true
+            }
+            List::Many(v) => match v.iter().position(|l| l.id == id) {
+                Some(i) => {
+                    v.remove(i);
+                    true
+                }
+                None => false,
+            },
+            _ => false,
+        }
+    }
+
+    fn into_vec(self) -> Vec<Listener<A>> {
+        match self {
+            List::Empty => Vec::new(),
+            List::One(l) => vec![l],
+            List::Many(v) => v,
+        }
+    }
+}
+
 /// The listeners of one event. Emitting takes the list out, runs it, and
 /// merges it back with whatever was added meanwhile, so a listener may add or
 /// remove listeners (as in Node, a listener removed during an emit still runs
 /// in that emit).
 pub(crate) struct Listeners<A> {
-    list: Vec<Listener<A>>,
+    list: List<A>,
     /// Boxed: almost never needed, and a stream has several of these lists
     /// (they are much of an idle connection's memory).
     #[expect(
@@ -37,7 +98,7 @@ pub(crate) struct Listeners<A> {
 impl<A> Default for Listeners<A> {
     fn default() -> Self {
         Listeners {
-            list: Vec::new(),
+            list: List::Empty,
             removed_while_emitting: None,
             emitting: 0,
         }
@@ -51,23 +112,31 @@ impl<A> fmt::Debug for Listeners<A> {
 }
 
 /// A taken-out list being emitted.
-pub(crate) struct Emitting<A>(Vec<Listener<A>>);
+pub(crate) struct Emitting<A>(List<A>);
 
 impl<A: Clone> Emitting<A> {
     /// Calls every listener with a copy of `arg`; returns the listeners to keep.
     pub(crate) fn call(mut self, lp: &mut Loop, arg: A) -> Self {
-        // Cloning `Bytes` is a reference-count increment; the last listener
-        // (the only one, usually) gets `arg` itself.
-        if let Some((last, others)) = self.0.split_last_mut() {
-            for l in others {
-                (l.f)(lp, arg.clone());
-            }
-            (last.f)(lp, arg);
-        }
-        match self.0.as_slice() {
+        match &mut self.0 {
+            List::Empty => {}
             // One listener, the usual case, goes without the loop.
-            [only] if !only.once => {}
-            _ => self.0.retain(|l| !l.once),
+            List::One(only) => {
+                (only.f)(lp, arg);
+                if only.once {
+                    self.0 = List::Empty;
+                }
+            }
+            List::Many(v) => {
+                // Cloning `Bytes` is a reference-count increment; the last
+                // listener gets `arg` itself.
+                if let Some((last, others)) = v.split_last_mut() {
+                    for l in others {
+                        (l.f)(lp, arg.clone());
+                    }
+                    (last.f)(lp, arg);
+                }
+                v.retain(|l| !l.once);
+            }
         }
         self
     }
@@ -75,11 +144,6 @@ impl<A: Clone> Emitting<A> {
 
 impl<A> Listeners<A> {
     pub(crate) fn add(&mut self, id: u64, once: bool, f: Callback<A>) {
-        // Most events have one listener: room for exactly one, not Vec's
-        // default four (a connection's listeners are most of its memory).
-        if self.list.capacity() == 0 {
-            self.list.reserve_exact(1);
-        }
         self.list.push(Listener { id, once, f });
     }
 
@@ -88,15 +152,13 @@ impl<A> Listeners<A> {
     /// dropped when the list is restored. (Only then: `off` tries every list
     /// of a stream, and ids remembered outside an emit would pile up.)
     pub(crate) fn remove(&mut self, id: u64) -> bool {
-        if let Some(i) = self.list.iter().position(|l| l.id == id) {
-            self.list.remove(i);
-            true
-        } else {
-            if self.emitting > 0 {
-                self.removed_while_emitting.get_or_insert_default().push(id);
-            }
-            false
+        if self.list.remove(id) {
+            return true;
         }
+        if self.emitting > 0 {
+            self.removed_while_emitting.get_or_insert_default().push(id);
+        }
+        false
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -130,10 +192,15 @@ impl<A> Listeners<A> {
         .unwrap_or_default();
         let mut kept: Vec<Listener<A>> = emitted
             .0
+            .into_vec()
             .into_iter()
             .filter(|l| !removed.contains(&l.id))
             .collect();
-        kept.append(&mut self.list);
-        self.list = kept;
+        kept.append(&mut std::mem::take(&mut self.list).into_vec());
+        self.list = match kept.len() {
+            0 => List::Empty,
+            1 => List::One(kept.pop().expect("one")),
+            _ => List::Many(kept),
+        };
     }
 }
