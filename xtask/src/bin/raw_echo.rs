@@ -4,13 +4,12 @@
 //!
 //! `raw_echo [PORT]` prints `listening on ADDR`.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::net::TcpStream;
 
-const LISTENER: Token = Token(usize::MAX);
+mod raw;
+
 const MAX_UNSENT: usize = 1024 * 1024;
 
 struct Conn {
@@ -21,50 +20,17 @@ struct Conn {
 }
 
 fn main() -> io::Result<()> {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    let mut poll = Poll::new()?;
-    let mut listener = TcpListener::bind(([127, 0, 0, 1], port).into())?;
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
-    println!("listening on {}", listener.local_addr()?);
-    let mut conns: HashMap<usize, Conn> = HashMap::new();
-    let mut next = 0usize;
-    let mut events = Events::with_capacity(1024);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        poll.poll(&mut events, None)?;
-        for ev in &events {
-            if ev.token() == LISTENER {
-                while let Ok((mut stream, _)) = listener.accept() {
-                    next += 1;
-                    poll.registry().register(
-                        &mut stream,
-                        Token(next),
-                        Interest::READABLE | Interest::WRITABLE,
-                    )?;
-                    conns.insert(
-                        next,
-                        Conn {
-                            stream,
-                            out: Vec::new(),
-                            sent: 0,
-                        },
-                    );
-                }
-                continue;
-            }
-            let id = ev.token().0;
-            let Some(c) = conns.get_mut(&id) else {
-                continue;
-            };
-            if echo(c, &mut buf).is_err() {
-                conns.remove(&id);
-            }
-        }
-    }
+    raw::serve(
+        "",
+        |stream| {
+            Ok(Conn {
+                stream,
+                out: Vec::new(),
+                sent: 0,
+            })
+        },
+        echo,
+    )
 }
 
 fn echo(c: &mut Conn, buf: &mut [u8]) -> io::Result<()> {

@@ -6,15 +6,14 @@
 //!
 //! `raw_http [PORT]` prints `listening on http://ADDR`.
 
-use std::collections::HashMap;
 use std::io::{self, Read, Write};
 
-use mio::net::{TcpListener, TcpStream};
-use mio::{Events, Interest, Poll, Token};
+use mio::net::TcpStream;
+
+mod raw;
 
 const RESPONSE: &[u8] =
     b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\nhello world\n";
-const LISTENER: Token = Token(usize::MAX);
 
 struct Conn {
     stream: TcpStream,
@@ -23,51 +22,18 @@ struct Conn {
 }
 
 fn main() -> io::Result<()> {
-    let port: u16 = std::env::args()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    let mut poll = Poll::new()?;
-    let mut listener = TcpListener::bind(([127, 0, 0, 1], port).into())?;
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
-    println!("listening on http://{}", listener.local_addr()?);
-    let mut conns: HashMap<usize, Conn> = HashMap::new();
-    let mut next = 0usize;
-    let mut events = Events::with_capacity(1024);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        poll.poll(&mut events, None)?;
-        for ev in &events {
-            if ev.token() == LISTENER {
-                while let Ok((mut stream, _)) = listener.accept() {
-                    stream.set_nodelay(true)?;
-                    next += 1;
-                    poll.registry().register(
-                        &mut stream,
-                        Token(next),
-                        Interest::READABLE | Interest::WRITABLE,
-                    )?;
-                    conns.insert(
-                        next,
-                        Conn {
-                            stream,
-                            inbuf: Vec::new(),
-                            out: Vec::new(),
-                        },
-                    );
-                }
-                continue;
-            }
-            let id = ev.token().0;
-            let Some(c) = conns.get_mut(&id) else {
-                continue;
-            };
-            if serve(c, &mut buf).is_err() {
-                conns.remove(&id);
-            }
-        }
-    }
+    raw::serve(
+        "http://",
+        |stream| {
+            stream.set_nodelay(true)?;
+            Ok(Conn {
+                stream,
+                inbuf: Vec::new(),
+                out: Vec::new(),
+            })
+        },
+        serve,
+    )
 }
 
 /// Reads everything available, answers every complete head, writes what it can.
