@@ -17,7 +17,7 @@ use std::fmt::Write as _;
 use std::io::ErrorKind;
 use std::process::{Command, Stdio};
 
-use crate::cmd::{cargo, root};
+use crate::cmd::{build_release, root};
 
 mod http;
 mod libuv;
@@ -64,17 +64,7 @@ const LOOP_RUNS: usize = 3;
 /// `xtask/bench/libuv/loop.c`), [`LOOP_RUNS`] times each, interleaved so that
 /// other load on the machine falls on all of them alike; the medians.
 fn collect_loop() -> Result<Collected, String> {
-    let mut build = cargo();
-    build.args([
-        "build",
-        "--release",
-        "--quiet",
-        "--example",
-        "bench_loop",
-        "-p",
-        "eventide-loop-phases",
-    ]);
-    crate::cmd::run(build)?;
+    build_release("eventide-loop-phases", &["--example", "bench_loop"])?;
     let bench_loop = proc::target_dir().join("release/examples/bench_loop");
     let libuv = libuv::build_loop()
         .map_err(|why| eprintln!("bench: peer libuv skipped: {why}"))

@@ -18,6 +18,15 @@ pub(crate) fn cargo() -> Command {
     c
 }
 
+/// Builds `targets` of `package` (`--example NAME`, `--bin NAME`, ...; none
+/// for its default targets) with the release profile, quietly.
+pub(crate) fn build_release(package: &str, targets: &[&str]) -> Result<(), String> {
+    let mut c = cargo();
+    c.args(["build", "--release", "--quiet", "-p", package])
+        .args(targets);
+    run(c)
+}
+
 /// Runs `cmd`, printing it first; an error names the command that failed.
 pub(crate) fn run(mut cmd: Command) -> Result<(), String> {
     let shown = format!("{cmd:?}").replace('"', "");

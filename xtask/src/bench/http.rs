@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use super::proc::{LOAD_CPU, Pin, SERVER_CPU, Server, clone, start, target_dir};
 use super::{Collected, Figure, Output};
-use crate::cmd::{cargo, root, run as run_cmd};
+use crate::cmd::{build_release, root};
 
 const RUNS: usize = 5;
 const SECONDS: u64 = 4;
@@ -118,33 +118,9 @@ pub(super) fn collect() -> Result<Collected, String> {
 }
 
 fn build() -> Result<(), String> {
-    let mut c = cargo();
-    c.args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "eventide-http-mini",
-        "--example",
-        "http_hello",
-    ]);
-    run_cmd(c)?;
-    let mut c = cargo();
-    c.args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "xtask",
-        "--bin",
-        "raw_http",
-        "--bin",
-        "idle_clients",
-    ]);
-    run_cmd(c)?;
-    let mut c = cargo();
-    c.args(["build", "--release", "--quiet", "-p", "eventide-cli"]);
-    run_cmd(c)
+    build_release("eventide-http-mini", &["--example", "http_hello"])?;
+    build_release("xtask", &["--bin", "raw_http", "--bin", "idle_clients"])?;
+    build_release("eventide-cli", &[])
 }
 
 fn launch(name: &str, cmd: &Command) -> Option<Server> {

@@ -16,7 +16,7 @@ use std::process::Command;
 
 use super::proc::{Pin, Server, clone, start, target_dir};
 use super::{Collected, Output, collect as run_program, peer};
-use crate::cmd::{cargo, run as run_cmd};
+use crate::cmd::build_release;
 
 /// Runs of each program; the table shows the median.
 const RUNS: usize = 3;
@@ -107,30 +107,11 @@ pub(super) fn collect() -> Result<Collected, String> {
 
 /// Builds Eventide's bench programs, the load generator and the raw baseline.
 fn build() -> Result<(), String> {
-    let mut examples = cargo();
-    examples.args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
+    build_release(
         "eventide-streams",
-        "--example",
-        "bench_streams",
-        "--example",
-        "echo_load",
-    ]);
-    run_cmd(examples)?;
-    let mut raw = cargo();
-    raw.args([
-        "build",
-        "--release",
-        "--quiet",
-        "-p",
-        "xtask",
-        "--bin",
-        "raw_echo",
-    ]);
-    run_cmd(raw)
+        &["--example", "bench_streams", "--example", "echo_load"],
+    )?;
+    build_release("xtask", &["--bin", "raw_echo"])
 }
 
 /// The servers of [`collect`]'s echo workload, in order.
