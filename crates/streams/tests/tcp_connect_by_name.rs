@@ -6,21 +6,13 @@ mod util;
 
 use bytes::Bytes;
 use eventide_loop_phases::Loop;
-use eventide_streams::net::{Server, ServerOptions, Socket, SocketOptions};
-use util::{Log, record_readable, run_bounded, shared};
+use eventide_streams::net::{Socket, SocketOptions};
+use util::{Log, echo_server, record_readable, run_bounded, shared};
 
 #[test]
 fn connect_to_localhost_by_name() {
     let mut lp = Loop::new();
-    let server = Server::listen_tcp(
-        &mut lp,
-        "127.0.0.1:0".parse().unwrap(),
-        ServerOptions::default(),
-        |lp, conn| {
-            conn.pipe(lp, conn.stream());
-        },
-    )
-    .unwrap();
+    let server = echo_server(&mut lp);
     let port = server.local_addr(&lp).unwrap().port();
     let client = Socket::connect(&mut lp, "localhost", port, SocketOptions::default());
     assert!(!client.is_connected(&lp), "resolving first");
@@ -49,15 +41,7 @@ fn connect_to_localhost_by_name() {
 #[test]
 fn a_refused_address_falls_back_to_the_next_one() {
     let mut lp = Loop::new();
-    let server = Server::listen_tcp(
-        &mut lp,
-        "127.0.0.1:0".parse().unwrap(),
-        ServerOptions::default(),
-        |lp, conn| {
-            conn.pipe(lp, conn.stream());
-        },
-    )
-    .unwrap();
+    let server = echo_server(&mut lp);
     let live = server.local_addr(&lp).unwrap();
     let refused = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

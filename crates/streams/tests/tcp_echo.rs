@@ -9,8 +9,8 @@ use std::rc::Rc;
 
 use bytes::Bytes;
 use eventide_loop_phases::Loop;
-use eventide_streams::net::{Server, ServerOptions, Socket, SocketOptions};
-use util::{Log, Rng, record_lifecycle, run_bounded};
+use eventide_streams::net::{Socket, SocketOptions};
+use util::{Log, Rng, echo_server, record_lifecycle, run_bounded};
 
 const TOTAL: usize = 64 * 1024 * 1024;
 /// A prime period, so that chunk boundaries never line up with it.
@@ -25,15 +25,7 @@ fn echo_64_mib_with_random_chunking_is_byte_exact() {
     // The pattern twice: any window shorter than the period is one slice.
     let big = Bytes::from([pattern.clone(), pattern].concat());
 
-    let server = Server::listen_tcp(
-        &mut lp,
-        "127.0.0.1:0".parse().unwrap(),
-        ServerOptions::default(),
-        |lp, conn| {
-            conn.pipe(lp, conn.stream());
-        },
-    )
-    .unwrap();
+    let server = echo_server(&mut lp);
     let addr = server.local_addr(&lp).unwrap();
     let client = Socket::connect_tcp(&mut lp, addr, SocketOptions::default());
     let log = Log::new();

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use eventide_loop_phases::{Loop, RunMode};
 use eventide_reactor::sys::{descriptor_limit, set_descriptor_limit};
-use eventide_streams::net::{Server, ServerOptions};
+use util::echo_server;
 
 const CHILD_ENV: &str = "EVENTIDE_EMFILE_CHILD";
 /// Descriptors left to the child's server above those it has open.
@@ -63,15 +63,7 @@ fn emfile_child() {
         return;
     }
     let mut lp = Loop::new();
-    let server = Server::listen_tcp(
-        &mut lp,
-        "127.0.0.1:0".parse().unwrap(),
-        ServerOptions::default(),
-        |lp, conn| {
-            conn.pipe(lp, conn.stream());
-        },
-    )
-    .unwrap();
+    let server = echo_server(&mut lp);
     let mut proc_stat = std::fs::File::open("/proc/self/stat").unwrap();
     let (_, hard) = descriptor_limit().unwrap();
     // (The read of /proc/self/fd itself holds a descriptor, freed after.)

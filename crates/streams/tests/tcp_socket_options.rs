@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use eventide_loop_phases::Loop;
 use eventide_streams::net::{Server, ServerOptions, Socket, SocketOptions};
-use util::{Log, record_readable, run_bounded, shared};
+use util::{Log, echo_server, record_readable, run_bounded, shared};
 
 #[test]
 fn no_delay_and_keep_alive_on_a_connected_socket() {
@@ -64,15 +64,7 @@ fn no_delay_and_keep_alive_on_a_connected_socket() {
 #[test]
 fn bytes_counts_reads_and_writes() {
     let mut lp = Loop::new();
-    let server = Server::listen_tcp(
-        &mut lp,
-        "127.0.0.1:0".parse().unwrap(),
-        ServerOptions::default(),
-        |lp, conn| {
-            conn.pipe(lp, conn.stream());
-        },
-    )
-    .unwrap();
+    let server = echo_server(&mut lp);
     let addr = server.local_addr(&lp).unwrap();
     let client = Socket::connect_tcp(&mut lp, addr, SocketOptions::default());
     client.end(&mut lp, Some(Bytes::from(vec![1u8; 5000])));

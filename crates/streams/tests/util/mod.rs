@@ -14,6 +14,21 @@ use bytes::Bytes;
 use eventide_loop_phases::{Loop, RunMode, Timer};
 use eventide_streams::{Chunk, Readable, Sink, Source, Stream, StreamError, Writable, WriteStatus};
 
+/// A TCP echo server on 127.0.0.1 with default options: each accepted
+/// connection is piped to itself.
+pub fn echo_server(lp: &mut Loop) -> eventide_streams::net::Server {
+    use eventide_streams::net::{Server, ServerOptions};
+    Server::listen_tcp(
+        lp,
+        "127.0.0.1:0".parse().unwrap(),
+        ServerOptions::default(),
+        |lp, conn| {
+            conn.pipe(lp, conn.stream());
+        },
+    )
+    .unwrap()
+}
+
 /// Milliseconds as a `Duration`.
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
