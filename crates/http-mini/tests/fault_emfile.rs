@@ -15,7 +15,7 @@
 
 mod server_util;
 
-use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::io::{ErrorKind, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use server_util::{Client, get};
+use server_util::{Client, get, listening_addr};
 
 /// The descriptor limit of the server process.
 const FD_LIMIT: usize = 48;
@@ -122,20 +122,7 @@ fn start() -> Server {
         child,
         addr: "127.0.0.1:1".parse().unwrap(),
     };
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("the example printed its address");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    server.addr = addr.parse().expect("address");
+    server.addr = listening_addr(stdout);
     server
 }
 

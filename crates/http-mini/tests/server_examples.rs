@@ -6,13 +6,12 @@
 
 mod server_util;
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use server_util::{Client, get, pattern, post};
+use server_util::{Client, get, listening_addr, pattern, post};
 
 /// A running example, killed by pid when dropped.
 struct Example {
@@ -54,20 +53,7 @@ fn start(name: &str, flags: &[&str]) -> Option<Example> {
         addr: "127.0.0.1:1".parse().unwrap(),
     };
     let stdout = ex.child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let _ = tx.send(line);
-    });
-    let line = rx
-        .recv_timeout(Duration::from_secs(10))
-        .expect("example printed its address");
-    let addr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    ex.addr = addr.parse().expect("address");
+    ex.addr = listening_addr(stdout);
     Some(ex)
 }
 

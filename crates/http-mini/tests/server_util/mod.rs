@@ -8,8 +8,9 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::process::ChildStdout;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -401,6 +402,25 @@ pub fn post(path: &str, body: &[u8]) -> Vec<u8> {
     .into_bytes();
     v.extend_from_slice(body);
     v
+}
+
+/// The address an example server prints on its first line (`listening on
+/// http://ADDR`), read from its standard output within 10 s.
+pub fn listening_addr(stdout: ChildStdout) -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the example printed its address");
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
+    addr.parse().expect("address")
 }
 
 /// Deterministic pseudo-random bytes (xorshift), for byte-exact bodies.
