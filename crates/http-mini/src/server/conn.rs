@@ -159,8 +159,7 @@ pub(crate) fn conn(lp: &mut Loop, ck: Key) -> Option<&mut Conn> {
 /// The slot of request `seq`, if its response is still in flight.
 pub(crate) fn slot(lp: &mut Loop, ck: Key, seq: u64) -> Option<&mut Slot> {
     let c = conn(lp, ck)?;
-    let first = c.slots.front()?.seq;
-    let i = usize::try_from(seq.checked_sub(first)?).ok()?;
+    let i = c.slots.position(seq)?;
     c.slots.get_mut(i)
 }
 
@@ -633,8 +632,7 @@ pub(crate) fn head_target(lp: &mut Loop, ck: Key, seq: u64) -> Option<HeadTarget
     let h = http(lp);
     let date = h.date_at(now);
     let c = h.conns.get_mut(ck)?;
-    let first = c.slots.front()?.seq;
-    let i = usize::try_from(seq.checked_sub(first)?).ok()?;
+    let i = c.slots.position(seq)?;
     let direct = i == 0 && c.processing;
     let room = c.out_hwm.saturating_sub(c.out_base);
     let slot = c.slots.get_mut(i)?;

@@ -34,6 +34,14 @@ impl Slots {
         self.queue.get_mut(i)
     }
 
+    /// Where the slot of request `seq` stands (0 = front), if it is here:
+    /// sequence numbers are consecutive from the front.
+    pub(crate) fn position(&self, seq: u64) -> Option<usize> {
+        let first = self.front()?.seq;
+        let i = usize::try_from(seq.checked_sub(first)?).ok()?;
+        (i < self.len()).then_some(i)
+    }
+
     /// Appends `slot`, taking the spare's allocation if this queue has none.
     pub(crate) fn push_back(&mut self, slot: Slot, spare: &mut Option<Slots>) {
         if self.queue.capacity() == 0
