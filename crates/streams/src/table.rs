@@ -154,13 +154,11 @@ impl Entry {
 
     /// The listeners of `event`, to add to (made if they are rare ones).
     pub(crate) fn listeners(&mut self, event: Event) -> &mut Listeners<()> {
-        match event {
-            Event::Close => &mut self.on_close,
-            Event::End => &mut self.on_end,
-            Event::Drain => &mut self.on_drain,
-            Event::Finish => &mut self.rare.get_or_insert_default().finish,
-            Event::Readable => &mut self.rare.get_or_insert_default().readable,
+        if matches!(event, Event::Finish | Event::Readable) {
+            self.rare.get_or_insert_default();
         }
+        self.listeners_if_any(event)
+            .expect("common lists always exist, rare ones were just made")
     }
 
     /// The listeners of `event` if it may have any (none made).
