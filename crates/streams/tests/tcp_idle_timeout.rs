@@ -9,19 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use eventide_loop_phases::Loop;
 use eventide_streams::net::{Server, ServerOptions, Socket, SocketOptions};
-use util::{Log, ms, record_lifecycle, run_bounded, shared};
-
-fn echo_server(lp: &mut Loop) -> Server {
-    Server::listen_tcp(
-        lp,
-        "127.0.0.1:0".parse().unwrap(),
-        ServerOptions::default(),
-        |lp, conn| {
-            conn.pipe(lp, conn.stream());
-        },
-    )
-    .unwrap()
-}
+use util::{Log, echo_server, ms, record_lifecycle, run_bounded, shared};
 
 #[test]
 fn timeout_fires_after_idleness_and_activity_pushes_it_back() {
