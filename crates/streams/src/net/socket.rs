@@ -9,9 +9,14 @@
 //! - **Reads** go into the loop's one read buffer and are split off as `Bytes`
 //!   chunks; each readiness event reads at most [`READS_PER_EVENT`] times, then
 //!   the rest waits for the next iteration, so one fast peer cannot starve the
-//!   others. When `push` says the readable side is full, reading stops until
-//!   the consumer asks again: the kernel's buffer fills and TCP's flow control
-//!   slows the peer down.
+//!   others. A read that does not fill the buffer has drained the socket, as
+//!   libuv's `uv__read` and tokio assume: no read is spent to hear
+//!   `WouldBlock`, since data arriving later raises a new edge. Once the peer
+//!   has shut down its side (an event said read-closed), reads go on to the
+//!   end of the stream instead, as that event may be the last. When `push`
+//!   says the readable side is full, reading stops until the consumer asks
+//!   again: the kernel's buffer fills and TCP's flow control slows the peer
+//!   down.
 //! - **Writes** are vectored: the stream hands over every buffered chunk at
 //!   once, and what the kernel does not take waits for write readiness.
 //! - **`end`** shuts down the writing half (a FIN); the peer sees `end` and can
@@ -123,6 +128,9 @@ pub(crate) struct SocketState {
     pub(crate) phase: Phase,
     want_read: bool,
     read_ready: bool,
+    /// An event said the peer's side is closed (or the socket failed): no
+    /// event may follow, so reads go on until end of stream or an error.
+    read_closing: bool,
     /// Inside `read` for this socket: the read loop goes on by itself.
     in_read: bool,
     /// A readable feed is queued: one is enough.
@@ -394,6 +402,7 @@ pub(crate) fn new_socket(
         phase,
         want_read: true,
         read_ready: false,
+        read_closing: false,
         in_read: false,
         feed_queued: false,
         eof: false,
@@ -508,6 +517,7 @@ fn on_ready(lp: &mut Loop, key: Key, r: Readiness) {
         Phase::Open => {
             if r.is_readable() || r.is_read_closed() || r.is_error() {
                 s.read_ready = true;
+                s.read_closing |= r.is_read_closed() || r.is_error();
                 if s.want_read {
                     read(lp, key);
                 }
@@ -555,6 +565,7 @@ pub(crate) fn detach_io(lp: &mut Loop, key: Key) {
     let Some(s) = socket(lp, key) else { return };
     let (watch, io) = (s.watch.take(), s.io.take());
     s.read_ready = false;
+    s.read_closing = false;
     s.feed_queued = false;
     // Deregister while the descriptor is still open, then close it.
     if let Some(w) = watch {
@@ -624,7 +635,9 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
             break;
         }
         let Some(io) = s.io.as_mut() else { break };
-        match io.read(buffer.space()) {
+        let space = buffer.space();
+        let room = space.len();
+        match io.read(space) {
             Ok(0) => {
                 s.eof = true;
                 s.read_ready = false;
@@ -635,6 +648,11 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
             }
             Ok(n) => {
                 s.bytes_read += n as u64;
+                // Short of the room given: the kernel had no more.
+                let drained = n < room && !s.read_closing;
+                if drained {
+                    s.read_ready = false;
+                }
                 let idle_timed = s.times_idle();
                 let chunk = buffer.split(n);
                 if idle_timed {
@@ -646,6 +664,9 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
                         s.want_read = false;
                     }
                     update_active(lp, key);
+                    break;
+                }
+                if drained {
                     break;
                 }
                 budget_left = true;
