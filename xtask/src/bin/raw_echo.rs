@@ -33,15 +33,20 @@ fn main() -> io::Result<()> {
     )
 }
 
-fn echo(c: &mut Conn, buf: &mut [u8]) -> io::Result<()> {
+fn echo(c: &mut Conn, reads: &mut raw::Reads<'_>) -> io::Result<()> {
     loop {
         flush(c)?;
         if c.out.len() - c.sent > MAX_UNSENT {
             return Ok(()); // wait for write readiness
         }
-        match c.stream.read(buf) {
+        match c.stream.read(reads.buf) {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => c.out.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                c.out.extend_from_slice(&reads.buf[..n]);
+                if reads.drained(n) {
+                    return flush(c);
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return flush(c),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),

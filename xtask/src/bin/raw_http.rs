@@ -37,11 +37,16 @@ fn main() -> io::Result<()> {
 }
 
 /// Reads everything available, answers every complete head, writes what it can.
-fn serve(c: &mut Conn, buf: &mut [u8]) -> io::Result<()> {
+fn serve(c: &mut Conn, reads: &mut raw::Reads<'_>) -> io::Result<()> {
     loop {
-        match c.stream.read(buf) {
+        match c.stream.read(reads.buf) {
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
-            Ok(n) => c.inbuf.extend_from_slice(&buf[..n]),
+            Ok(n) => {
+                c.inbuf.extend_from_slice(&reads.buf[..n]);
+                if reads.drained(n) {
+                    break;
+                }
+            }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),
