@@ -2,7 +2,9 @@
 //! and the `uv__io_t` inside every libuv stream).
 //!
 //! Readiness is edge-triggered, as mio's: after an event, read or write until
-//! the operation returns `WouldBlock`. A callback that stops early to be fair
+//! the operation returns `WouldBlock` (on a stream socket, a read short of the
+//! buffer also shows it drained, unless the event said read-closed: data that
+//! arrives later raises a new edge). A callback that stops early to be fair
 //! to other descriptors (a read budget) calls [`Loop::io_feed`] to have the
 //! readiness delivered again in the next poll phase, as a level-triggered
 //! poller would report data left unread (libuv's `uv__io_feed`).

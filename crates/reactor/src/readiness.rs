@@ -7,7 +7,9 @@ use std::fmt;
 /// It says only that an operation may now make progress; it carries no data
 /// (the I/O queue "only says data is ready"). Readiness is edge-triggered, as
 /// mio's: the owner must keep reading or writing until the operation returns
-/// `WouldBlock`, or ask the loop to deliver the readiness again.
+/// `WouldBlock` (or, on a stream socket without [`Readiness::READ_CLOSED`], a
+/// read returns less than the buffer's size), or ask the loop to deliver the
+/// readiness again.
 ///
 /// ```
 /// use eventide_reactor::Readiness;
