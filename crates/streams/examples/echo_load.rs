@@ -14,7 +14,11 @@
 //!
 //! ```text
 //! BENCH echo-{N} throughput <bytes/s> B/s higher
+//! BENCH echo-{N} echoed <bytes> B higher
 //! ```
+//!
+//! The second line counts every byte echoed, warm-up included, for whoever
+//! divides it by the server's CPU time over the whole run (the bench does).
 //!
 //! Pin it to a CPU of its own (`taskset -c 1`), away from the server's.
 
@@ -178,6 +182,7 @@ fn run(args: &Args) -> Result<(), String> {
         args.connections,
         echoed as f64 / measured.as_secs_f64()
     );
+    println!("BENCH echo-{} echoed {total} B higher", args.connections);
     Ok(())
 }
 

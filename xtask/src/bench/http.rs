@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use super::proc::{LOAD_CPU, Pin, SERVER_CPU, Server, clone, start, target_dir};
+use super::proc::{LOAD_CPU, Pin, SERVER_CPU, Server, clone, cpu_seconds, start, target_dir};
 use super::{Collected, Figure, Output};
 use crate::cmd::{build_release, root};
 
@@ -364,18 +364,6 @@ fn output(mut cmd: Command) -> Result<String, String> {
         return Err(format!("`{shown}` failed: {}", out.status));
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// `utime + stime` of a process, in seconds (`/proc/PID/stat`, clock ticks
-/// of 1/100 s on Linux).
-fn cpu_seconds(pid: u32) -> Result<f64, String> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map_err(|e| format!("reading /proc/{pid}/stat: {e}"))?;
-    // The command name may hold spaces: fields count from after its ')'.
-    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    Ok((ticks(11) + ticks(12)) / 100.0)
 }
 
 fn status_kib(pid: u32, field: &str) -> Option<f64> {

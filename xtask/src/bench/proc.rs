@@ -111,3 +111,15 @@ pub(super) fn clone(cmd: &Command) -> Command {
     }
     c
 }
+
+/// `utime + stime` of a process, in seconds (`/proc/PID/stat`, clock ticks
+/// of 1/100 s on Linux).
+pub(super) fn cpu_seconds(pid: u32) -> Result<f64, String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map_err(|e| format!("reading /proc/{pid}/stat: {e}"))?;
+    // The command name may hold spaces: fields count from after its ')'.
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    Ok((ticks(11) + ticks(12)) / 100.0)
+}

@@ -8,14 +8,18 @@
 //!   `node streams.js echo-server`, `raw_echo`) and each connection count, the
 //!   server is started as a child process pinned to CPU 0, `echo_load` is run
 //!   against it pinned to CPU 1 ([`RUNS`] times, interleaved with the other
-//!   servers' runs; the median), and the server is killed by its pid. Without
-//!   `taskset` (or a second CPU) nothing is pinned, and a note says so.
+//!   servers' runs; the median), and the server is killed by its pid. Two
+//!   figures: throughput (bytes echoed per second after the warm-up), and
+//!   bytes echoed per server CPU-second over the whole run (`utime + stime`
+//!   from `/proc/PID/stat`), the efficiency figure that the generator, when
+//!   it is the bottleneck, does not blur. Without `taskset` (or a second CPU)
+//!   nothing is pinned, and a note says so.
 
 use std::path::Path;
 use std::process::Command;
 
-use super::proc::{Pin, Server, clone, start, target_dir};
-use super::{Collected, Output, collect as run_program, peer};
+use super::proc::{Pin, Server, clone, cpu_seconds, start, target_dir};
+use super::{Collected, Figure, Output, collect as run_program, peer};
 use crate::cmd::build_release;
 
 /// Runs of each program; the table shows the median.
@@ -156,7 +160,7 @@ fn echo(servers: &[Command; 3], pin: &Pin, echo_load: &Path) -> [Option<Output>;
         for _ in 0..RUNS {
             for (i, server) in running.iter().enumerate() {
                 let Some(s) = server else { continue };
-                match load(pin, echo_load, &s.addr, n) {
+                match load(pin, echo_load, s, n) {
                     Ok(o) => runs[i].push(o),
                     Err(e) => eprintln!("bench: echo_load against {}: {e}", SERVERS[i]),
                 }
@@ -169,30 +173,44 @@ fn echo(servers: &[Command; 3], pin: &Pin, echo_load: &Path) -> [Option<Output>;
                 out[i] = None;
             }
             let Some(o) = out[i].as_mut() else { continue };
-            let values: Vec<String> = runs
-                .iter()
-                .flat_map(|r| &r.figures)
-                .map(|f| format!("{:.2}", f.value / 1e9))
-                .collect();
+            let values = |metric: &str, unit: &str| {
+                let v: Vec<String> = runs
+                    .iter()
+                    .flat_map(|r| &r.figures)
+                    .filter(|f| f.metric == metric)
+                    .map(|f| format!("{:.2}", f.value / 1e9))
+                    .collect();
+                format!("{metric} runs {} {unit}", v.join(", "))
+            };
+            let note = format!(
+                "{}; {}",
+                values("throughput", "GB/s"),
+                values("bytes_per_cpu_s", "GB/cpu-s")
+            );
             let mut median = Output::median(runs);
-            median.notes.push((
-                format!("echo-{n}"),
-                format!("runs {} GB/s", values.join(", ")),
-            ));
+            median.notes.push((format!("echo-{n}"), note));
             o.extend(median);
         }
     }
     out
 }
 
-/// One run of the load generator against `addr`.
-fn load(pin: &Pin, echo_load: &Path, addr: &str, connections: usize) -> Result<Output, String> {
+/// One run of the load generator against `server`; the server's CPU time
+/// is read from `/proc` before and after, and the generator's count of bytes
+/// echoed is turned into bytes per server CPU-second.
+fn load(
+    pin: &Pin,
+    echo_load: &Path,
+    server: &Server,
+    connections: usize,
+) -> Result<Output, String> {
     let n = connections.to_string();
+    let pid = server.child.id();
     let cmd = pin.command(
         LOAD_CPU,
         echo_load.as_os_str(),
         &[
-            addr,
+            &server.addr,
             "--connections",
             n.as_str(),
             "--seconds",
@@ -203,5 +221,20 @@ fn load(pin: &Pin, echo_load: &Path, addr: &str, connections: usize) -> Result<O
             "64KiB",
         ],
     );
-    run_program(cmd)?.ok_or_else(|| format!("{} is missing", echo_load.display()))
+    let cpu_before = cpu_seconds(pid)?;
+    let mut out = run_program(cmd)?.ok_or_else(|| format!("{} is missing", echo_load.display()))?;
+    let cpu = cpu_seconds(pid)? - cpu_before;
+    let echoed = out
+        .figures
+        .iter()
+        .position(|f| f.metric == "echoed")
+        .map(|i| out.figures.remove(i))
+        .ok_or("echo_load printed no `echoed` figure")?;
+    out.figures.push(Figure {
+        metric: "bytes_per_cpu_s".to_string(),
+        value: echoed.value / cpu.max(1e-3),
+        unit: "B/cpu-s".to_string(),
+        ..echoed
+    });
+    Ok(out)
 }
