@@ -708,8 +708,9 @@ fn feed_readable(lp: &mut Loop, key: Key) {
 }
 
 /// Writes as much of the unsent queue as the kernel takes.
-/// `Ok(true)` when everything went out.
-fn flush(s: &mut SocketState) -> io::Result<bool> {
+/// `Ok(true)` when everything went out. The last chunk written whole is left
+/// in `spent`, for [`ReadBuffer::recycle`].
+fn flush(s: &mut SocketState, spent: &mut Option<Bytes>) -> io::Result<bool> {
     let Some(io) = s.io.as_mut() else {
         return Err(gone());
     };
@@ -734,7 +735,7 @@ fn flush(s: &mut SocketState) -> io::Result<bool> {
                     let front = s.unsent.front_mut().expect("wrote bytes of a queued chunk");
                     if front.len() <= n {
                         n -= front.len();
-                        s.unsent.pop_front();
+                        *spent = s.unsent.pop_front();
                     } else {
                         front.advance(n);
                         n = 0;
@@ -752,12 +753,22 @@ fn flush(s: &mut SocketState) -> io::Result<bool> {
 /// Write readiness for a write in flight: flush, and complete it when done.
 fn flush_and_complete(lp: &mut Loop, key: Key) {
     let Some(s) = socket(lp, key) else { return };
-    let result = flush(s);
+    let mut spent = None;
+    let result = flush(s, &mut spent);
+    let idle_timed = match result {
+        Ok(true) => {
+            s.write_in_flight = false;
+            s.times_idle()
+        }
+        _ => false,
+    };
+    if let Some(chunk) = spent {
+        ReadBuffer::recycle(lp, chunk);
+    }
     match result {
         Ok(false) => {}
         Ok(true) => {
-            s.write_in_flight = false;
-            if s.times_idle() {
+            if idle_timed {
                 touch(lp, key);
             }
             update_active(lp, key);
@@ -784,10 +795,21 @@ fn queue_and_flush(
         update_active(lp, key);
         return WriteStatus::Pending; // goes out once connected
     }
-    match flush(s) {
+    let mut spent = None;
+    let result = flush(s, &mut spent);
+    let idle_timed = match result {
         Ok(true) => {
             s.write_in_flight = false;
-            if s.times_idle() {
+            s.times_idle()
+        }
+        _ => false,
+    };
+    if let Some(chunk) = spent {
+        ReadBuffer::recycle(lp, chunk);
+    }
+    match result {
+        Ok(true) => {
+            if idle_timed {
                 touch(lp, key);
             }
             WriteStatus::Done
