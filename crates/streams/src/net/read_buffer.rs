@@ -1,4 +1,5 @@
-//! The loop-owned read buffer.
+//! The read buffer the sockets of a loop share (a field of the socket
+//! table, reached with the socket in one lookup).
 //!
 //! Every socket of a loop reads into this one buffer and splits the bytes it
 //! got off the front as a `Bytes` chunk, without copying. An idle connection
@@ -11,7 +12,6 @@
 //! its bytes are initialised already, so it is not zeroed again.
 
 use bytes::{Bytes, BytesMut};
-use eventide_loop_phases::Loop;
 
 /// Size of a fresh buffer: one read of at most this many bytes.
 pub(crate) const READ_BUFFER_SIZE: usize = 64 * 1024;
@@ -28,26 +28,7 @@ pub(crate) struct ReadBuffer {
     recycled: Option<BytesMut>,
 }
 
-/// The key of this table in loop storage (an index, not a map lookup).
-static READ_BUFFER: std::sync::LazyLock<eventide_loop_phases::ExtKey<ReadBuffer>> =
-    std::sync::LazyLock::new(eventide_loop_phases::ExtKey::new);
-
 impl ReadBuffer {
-    /// Takes the loop's buffer out (put it back with [`ReadBuffer::put`]).
-    pub(crate) fn take(lp: &mut Loop) -> ReadBuffer {
-        std::mem::take(lp.ext_by(*READ_BUFFER))
-    }
-
-    /// Returns the buffer to the loop, keeping a chunk recycled while it was
-    /// out (a socket that wrote from inside its own read pass).
-    pub(crate) fn put(mut self, lp: &mut Loop) {
-        let slot = lp.ext_by(*READ_BUFFER);
-        if self.recycled.is_none() {
-            self.recycled = slot.recycled.take();
-        }
-        *slot = self;
-    }
-
     /// The space to read into.
     pub(crate) fn space(&mut self) -> &mut [u8] {
         if self.spare.len() < MIN_SPARE {
@@ -73,16 +54,14 @@ impl ReadBuffer {
     /// Takes back a chunk a socket has written, as the next fresh buffer, if
     /// it is about a buffer's size (a read chunk, or a caller's buffer of the
     /// same scale) and nothing else holds its allocation.
-    pub(crate) fn recycle(lp: &mut Loop, chunk: Bytes) {
-        if !(RECYCLE_MIN..=READ_BUFFER_SIZE).contains(&chunk.len()) {
+    pub(crate) fn recycle(&mut self, chunk: Bytes) {
+        if self.recycled.is_some() || !(RECYCLE_MIN..=READ_BUFFER_SIZE).contains(&chunk.len()) {
             return;
         }
-        let rb = lp.ext_by(*READ_BUFFER);
-        if rb.recycled.is_none()
-            && let Ok(buf) = chunk.try_into_mut()
+        if let Ok(buf) = chunk.try_into_mut()
             && buf.capacity() <= 2 * READ_BUFFER_SIZE
         {
-            rb.recycled = Some(buf);
+            self.recycled = Some(buf);
         }
     }
 }
@@ -91,62 +70,44 @@ impl ReadBuffer {
 mod tests {
     use super::*;
 
-    /// Reads `n` bytes from the loop's buffer, the first one `0xAB`: the
-    /// chunk split off.
-    fn read(lp: &mut Loop, n: usize) -> Bytes {
-        let mut rb = ReadBuffer::take(lp);
+    /// Reads `n` bytes, the first one `0xAB`: the chunk split off.
+    fn read(rb: &mut ReadBuffer, n: usize) -> Bytes {
         let space = rb.space();
         assert!(space.len() >= n);
         space[0] = 0xAB;
-        let chunk = rb.split(n);
-        rb.put(lp);
-        chunk
-    }
-
-    /// The first byte of the next buffer read into: `0xAB` if it is a
-    /// recycled chunk, 0 if it is a fresh (zeroed) one.
-    fn next_first_byte(lp: &mut Loop) -> u8 {
-        let mut rb = ReadBuffer::take(lp);
-        let b = rb.space()[0];
-        rb.put(lp);
-        b
+        rb.split(n)
     }
 
     #[test]
     fn a_written_full_chunk_becomes_the_next_buffer() {
-        let mut lp = Loop::new_manual();
-        let chunk = read(&mut lp, READ_BUFFER_SIZE);
-        ReadBuffer::recycle(&mut lp, chunk);
-        assert_eq!(next_first_byte(&mut lp), 0xAB);
+        let mut rb = ReadBuffer::default();
+        let chunk = read(&mut rb, READ_BUFFER_SIZE);
+        rb.recycle(chunk);
+        // Not zeroed: the recycled chunk's bytes.
+        assert_eq!(rb.space()[0], 0xAB);
     }
 
     #[test]
     fn a_chunk_held_elsewhere_or_small_is_not_taken_back() {
-        let mut lp = Loop::new_manual();
-        let chunk = read(&mut lp, READ_BUFFER_SIZE);
+        let mut rb = ReadBuffer::default();
+        let chunk = read(&mut rb, READ_BUFFER_SIZE);
         let _kept = chunk.clone();
-        ReadBuffer::recycle(&mut lp, chunk);
-        assert_eq!(next_first_byte(&mut lp), 0);
+        rb.recycle(chunk);
+        assert_eq!(rb.space()[0], 0, "a fresh, zeroed buffer");
 
-        let mut lp = Loop::new_manual();
-        ReadBuffer::recycle(&mut lp, Bytes::from(vec![0xABu8; RECYCLE_MIN - 1]));
-        assert_eq!(next_first_byte(&mut lp), 0);
+        let mut rb = ReadBuffer::default();
+        rb.recycle(Bytes::from(vec![0xABu8; RECYCLE_MIN - 1]));
+        assert_eq!(rb.space()[0], 0);
     }
 
     #[test]
-    fn a_chunk_recycled_while_the_buffer_is_out_is_kept() {
-        // A socket that writes from inside its own read pass recycles while
-        // the read loop holds the buffer.
-        let mut lp = Loop::new_manual();
-        let chunk = read(&mut lp, READ_BUFFER_SIZE);
-        let mut rb = ReadBuffer::take(&mut lp);
+    fn a_recycled_chunk_waits_until_the_buffer_in_use_is_spent() {
+        let mut rb = ReadBuffer::default();
+        let chunk = read(&mut rb, READ_BUFFER_SIZE);
         assert_eq!(rb.space()[0], 0, "a fresh buffer while the chunk is held");
-        ReadBuffer::recycle(&mut lp, chunk);
-        rb.put(&mut lp);
-        // Once the buffer in use is spent, the recycled one comes next.
-        let mut rb = ReadBuffer::take(&mut lp);
+        rb.recycle(chunk);
+        assert_eq!(rb.space()[0], 0, "the buffer in use stays");
         let _ = rb.split(READ_BUFFER_SIZE);
         assert_eq!(rb.space()[0], 0xAB);
-        rb.put(&mut lp);
     }
 }

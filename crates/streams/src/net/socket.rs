@@ -187,10 +187,12 @@ impl SocketState {
     }
 }
 
-/// Socket states, indexed by their stream's slot (stream ids are dense).
+/// Socket states, indexed by their stream's slot (stream ids are dense),
+/// and the read buffer they share, reached with a socket in one lookup.
 #[derive(Default)]
 pub(crate) struct Sockets {
     slots: Vec<Option<SocketState>>,
+    read_buffer: ReadBuffer,
 }
 
 /// The key of this table in loop storage (an index, not a map lookup).
@@ -198,11 +200,17 @@ static SOCKETS: std::sync::LazyLock<eventide_loop_phases::ExtKey<Sockets>> =
     std::sync::LazyLock::new(eventide_loop_phases::ExtKey::new);
 
 pub(crate) fn socket(lp: &mut Loop, key: Key) -> Option<&mut SocketState> {
-    lp.ext_by(*SOCKETS)
-        .slots
+    socket_and_buffer(lp, key).map(|(s, _)| s)
+}
+
+/// A socket's state and the loop's read buffer, together.
+fn socket_and_buffer(lp: &mut Loop, key: Key) -> Option<(&mut SocketState, &mut ReadBuffer)> {
+    let Sockets { slots, read_buffer } = lp.ext_by(*SOCKETS);
+    let s = slots
         .get_mut(key.index() as usize)?
         .as_mut()
-        .filter(|s| s.stream == key)
+        .filter(|s| s.stream == key)?;
+    Some((s, read_buffer))
 }
 
 fn socket_ref(lp: &Loop, key: Key) -> Option<&SocketState> {
@@ -627,10 +635,11 @@ fn read(lp: &mut Loop, key: Key) {
 
 /// The read loop of [`read`].
 fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
-    let mut buffer = ReadBuffer::take(lp);
     let mut budget_left = false;
     for _ in 0..READS_PER_EVENT {
-        let Some(s) = socket(lp, key) else { break };
+        let Some((s, buffer)) = socket_and_buffer(lp, key) else {
+            break;
+        };
         if !s.want_read || s.eof || s.phase != Phase::Open {
             break;
         }
@@ -641,7 +650,6 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
             Ok(0) => {
                 s.eof = true;
                 s.read_ready = false;
-                buffer.put(lp);
                 update_active(lp, key);
                 stream.push_eof(lp);
                 return;
@@ -678,13 +686,11 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                buffer.put(lp);
                 crate::stream::destroy(lp, key, Some(e.into()));
                 return;
             }
         }
     }
-    buffer.put(lp);
     // Out of budget with data still there: the loop delivers readability
     // again in its next poll phase, one budget per iteration, as a
     // level-triggered poller would.
@@ -708,9 +714,9 @@ fn feed_readable(lp: &mut Loop, key: Key) {
 }
 
 /// Writes as much of the unsent queue as the kernel takes.
-/// `Ok(true)` when everything went out. The last chunk written whole is left
-/// in `spent`, for [`ReadBuffer::recycle`].
-fn flush(s: &mut SocketState, spent: &mut Option<Bytes>) -> io::Result<bool> {
+/// `Ok(true)` when everything went out. A chunk written whole goes back to
+/// the read buffer, which keeps it if it can read into it next.
+fn flush(s: &mut SocketState, read_buffer: &mut ReadBuffer) -> io::Result<bool> {
     let Some(io) = s.io.as_mut() else {
         return Err(gone());
     };
@@ -735,7 +741,9 @@ fn flush(s: &mut SocketState, spent: &mut Option<Bytes>) -> io::Result<bool> {
                     let front = s.unsent.front_mut().expect("wrote bytes of a queued chunk");
                     if front.len() <= n {
                         n -= front.len();
-                        *spent = s.unsent.pop_front();
+                        if let Some(chunk) = s.unsent.pop_front() {
+                            read_buffer.recycle(chunk);
+                        }
                     } else {
                         front.advance(n);
                         n = 0;
@@ -752,23 +760,15 @@ fn flush(s: &mut SocketState, spent: &mut Option<Bytes>) -> io::Result<bool> {
 
 /// Write readiness for a write in flight: flush, and complete it when done.
 fn flush_and_complete(lp: &mut Loop, key: Key) {
-    let Some(s) = socket(lp, key) else { return };
-    let mut spent = None;
-    let result = flush(s, &mut spent);
-    let idle_timed = match result {
-        Ok(true) => {
-            s.write_in_flight = false;
-            s.times_idle()
-        }
-        _ => false,
+    let Some((s, read_buffer)) = socket_and_buffer(lp, key) else {
+        return;
     };
-    if let Some(chunk) = spent {
-        ReadBuffer::recycle(lp, chunk);
-    }
+    let result = flush(s, read_buffer);
     match result {
         Ok(false) => {}
         Ok(true) => {
-            if idle_timed {
+            s.write_in_flight = false;
+            if s.times_idle() {
                 touch(lp, key);
             }
             update_active(lp, key);
@@ -784,7 +784,7 @@ fn queue_and_flush(
     key: Key,
     chunks: impl IntoIterator<Item = Bytes>,
 ) -> WriteStatus {
-    let Some(s) = socket(lp, key) else {
+    let Some((s, read_buffer)) = socket_and_buffer(lp, key) else {
         return WriteStatus::Failed(StreamError::Destroyed);
     };
     for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
@@ -795,21 +795,10 @@ fn queue_and_flush(
         update_active(lp, key);
         return WriteStatus::Pending; // goes out once connected
     }
-    let mut spent = None;
-    let result = flush(s, &mut spent);
-    let idle_timed = match result {
+    match flush(s, read_buffer) {
         Ok(true) => {
             s.write_in_flight = false;
-            s.times_idle()
-        }
-        _ => false,
-    };
-    if let Some(chunk) = spent {
-        ReadBuffer::recycle(lp, chunk);
-    }
-    match result {
-        Ok(true) => {
-            if idle_timed {
+            if s.times_idle() {
                 touch(lp, key);
             }
             WriteStatus::Done
