@@ -7,7 +7,7 @@
 //! - `echo-1`, `echo-50`: for each server (`bench_streams echo-server`,
 //!   `node streams.js echo-server`, `raw_echo`) and each connection count, the
 //!   server is started as a child process pinned to CPU 0, `echo_load` is run
-//!   against it pinned to CPU 1 ([`RUNS`] times, interleaved with the other
+//!   against it pinned to CPU 1 ([`ECHO_RUNS`] times, interleaved with the other
 //!   servers' runs; the median), and the server is killed by its pid. Two
 //!   figures: throughput (bytes echoed per second after the warm-up), and
 //!   bytes echoed per server CPU-second over the whole run (`utime + stime`
@@ -24,6 +24,9 @@ use crate::cmd::build_release;
 
 /// Runs of each program; the table shows the median.
 const RUNS: usize = 3;
+/// Runs of each echo server: more, as the spread between runs on two cores
+/// is larger than the differences between the servers.
+const ECHO_RUNS: usize = 5;
 const ECHO_CONNECTIONS: [usize; 2] = [1, 50];
 /// Measured seconds per echo run, after the warm-up.
 const ECHO_SECONDS: &str = "2.5";
@@ -95,13 +98,13 @@ pub(super) fn collect() -> Result<Collected, String> {
             format!("echo-{n}"),
             format!(
                 "{n} connection(s), 64 KiB chunks, window 128 KiB each, echo checked; \
-                 {pinned}; median of {RUNS} runs of {ECHO_SECONDS} s after {ECHO_WARMUP} s"
+                 {pinned}; median of {ECHO_RUNS} runs of {ECHO_SECONDS} s after {ECHO_WARMUP} s"
             ),
         ));
     }
     ours.notes.push((
         "all".into(),
-        format!("median of {RUNS} runs of every program; each workload in a process of its own"),
+        format!("pipe, slow-consumer: median of {RUNS} runs of every program; each workload in a process of its own"),
     ));
     Ok(Collected {
         ours,
@@ -157,7 +160,7 @@ fn echo(servers: &[Command; 3], pin: &Pin, echo_load: &Path) -> [Option<Output>;
             });
         }
         let mut runs: [Vec<Output>; 3] = Default::default();
-        for _ in 0..RUNS {
+        for _ in 0..ECHO_RUNS {
             for (i, server) in running.iter().enumerate() {
                 let Some(s) = server else { continue };
                 match load(pin, echo_load, s, n) {
@@ -169,7 +172,7 @@ fn echo(servers: &[Command; 3], pin: &Pin, echo_load: &Path) -> [Option<Output>;
         // Dropping a server kills it by its pid.
         drop(running);
         for (i, runs) in runs.into_iter().enumerate() {
-            if runs.len() < RUNS {
+            if runs.len() < ECHO_RUNS {
                 out[i] = None;
             }
             let Some(o) = out[i].as_mut() else { continue };
