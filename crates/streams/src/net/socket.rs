@@ -523,16 +523,27 @@ fn on_ready(lp: &mut Loop, key: Key, r: Readiness) {
             }
         }
         Phase::Open => {
-            if r.is_readable() || r.is_read_closed() || r.is_error() {
+            let readable = r.is_readable() || r.is_read_closed() || r.is_error();
+            let writable = r.is_writable() || r.is_error() || r.is_write_closed();
+            if readable {
                 s.read_ready = true;
                 s.read_closing |= r.is_read_closed() || r.is_error();
-                if s.want_read {
-                    read(lp, key);
-                }
             }
-            if (r.is_writable() || r.is_error() || r.is_write_closed())
-                && socket(lp, key).is_some_and(|s| s.write_in_flight)
-            {
+            // [`read`], with the lookups it shares with this event folded:
+            // one before, one after (which also sees whether a write waits).
+            let read_now = readable && s.want_read && !s.in_read;
+            if read_now {
+                s.in_read = true;
+                read_budget(lp, key, Stream::from_key(key));
+            }
+            if !(read_now || writable) {
+                return;
+            }
+            let Some(s) = socket(lp, key) else { return };
+            if read_now {
+                s.in_read = false;
+            }
+            if writable && s.write_in_flight {
                 flush_and_complete(lp, key);
             }
         }
