@@ -678,23 +678,25 @@ fn advance(lp: &mut Loop, ck: Key) {
         slot.res.finished(lp);
         // The next response's held output goes out now, in order.
         let Some(c) = conn(lp, ck) else { return };
-        if let Some(next) = c.slots.front_mut() {
-            let seq = next.seq;
-            let held = std::mem::take(&mut next.held);
-            next.held_len = 0;
-            let continue_wanted =
-                next.body.expect_continue && !next.body.continue_sent && next.body.stream.is_some();
-            let mut below_mark = true;
-            for chunk in held {
-                below_mark = write_out(lp, ck, chunk);
-            }
-            if continue_wanted {
-                send_continue(lp, ck, seq);
-            }
-            if below_mark {
-                // Its writes were refused while it waited its turn: it may go on.
-                Response::new(ck, seq).drained(lp);
-            }
+        // Nothing else in flight (a keep-alive request): done.
+        let Some(next) = c.slots.front_mut() else {
+            break;
+        };
+        let seq = next.seq;
+        let held = std::mem::take(&mut next.held);
+        next.held_len = 0;
+        let continue_wanted =
+            next.body.expect_continue && !next.body.continue_sent && next.body.stream.is_some();
+        let mut below_mark = true;
+        for chunk in held {
+            below_mark = write_out(lp, ck, chunk);
+        }
+        if continue_wanted {
+            send_continue(lp, ck, seq);
+        }
+        if below_mark {
+            // Its writes were refused while it waited its turn: it may go on.
+            Response::new(ck, seq).drained(lp);
         }
     }
     let Some(c) = conn(lp, ck) else { return };

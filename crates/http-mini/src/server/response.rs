@@ -77,6 +77,28 @@ impl ResState {
         }
     }
 
+    /// Marks the response ended and settles what its framing asks of the
+    /// connection. Returns whether a chunked body's last chunk must follow.
+    fn mark_ended(&mut self) -> bool {
+        self.ended = true;
+        match self.framing {
+            Framing::Chunked => self.body_allowed,
+            Framing::Length(_) => {
+                // Fewer bytes than declared: the client would wait for the
+                // rest, so the connection cannot carry another response.
+                if self.remaining > 0 && self.body_allowed {
+                    self.close = true;
+                }
+                false
+            }
+            // The end of the body is the end of the connection.
+            Framing::None => {
+                self.close = true;
+                false
+            }
+        }
+    }
+
     /// Counts body bytes against a declared length; bytes past it are dropped
     /// (they would be read as the next response).
     fn take_owed(&mut self, mut body: Bytes) -> Bytes {
@@ -222,7 +244,7 @@ impl Response {
             return false;
         }
         if !r.head_sent {
-            self.send_head(lp, None, None);
+            self.send_head(lp, None, None, false);
         }
         self.send_body(lp, chunk)
     }
@@ -236,24 +258,17 @@ impl Response {
         }
         let chunk = chunk.unwrap_or_default();
         if !r.head_sent {
+            // The whole response at once (the common case): the head, the
+            // body and the end in one pass over the slot.
             let len = chunk.len() as u64;
-            self.send_head(lp, Some(len), Some(chunk));
-        } else {
-            self.send_body(lp, chunk);
+            self.send_head(lp, Some(len), Some(chunk), true);
+            response_ended(lp, self.conn, self.seq);
+            return;
         }
+        self.send_body(lp, chunk);
         let Some(r) = self.state(lp) else { return };
-        r.ended = true;
-        match r.framing {
-            Framing::Chunked if r.body_allowed => {
-                send(lp, self.conn, self.seq, Bytes::from_static(LAST_CHUNK));
-            }
-            Framing::Length(_) if r.remaining > 0 && r.body_allowed => {
-                // Fewer bytes than declared: the client would wait for the
-                // rest, so the connection cannot carry another response.
-                r.close = true;
-            }
-            Framing::None => r.close = true,
-            _ => {}
+        if r.mark_ended() {
+            send(lp, self.conn, self.seq, Bytes::from_static(LAST_CHUNK));
         }
         response_ended(lp, self.conn, self.seq);
     }
@@ -322,8 +337,10 @@ impl Response {
         }
     }
 
-    /// Decides the framing and writes the head (and `body`, when small).
-    fn send_head(self, lp: &mut Loop, known_len: Option<u64>, body: Option<Bytes>) {
+    /// Decides the framing and writes the head (and `body`, when small);
+    /// with `ending`, also marks the response ended, as [`Response::end`]
+    /// would after it.
+    fn send_head(self, lp: &mut Loop, known_len: Option<u64>, body: Option<Bytes>, ending: bool) {
         let (ck, seq) = (self.conn, self.seq);
         let Some(HeadTarget {
             slot: s,
@@ -429,6 +446,10 @@ impl Response {
             } else {
                 rest = Some(body);
             }
+        }
+        if ending {
+            // Framed by a length here: no last chunk to send.
+            r.mark_ended();
         }
         let below = match direct {
             Some(d) => d.below_mark(),
