@@ -301,6 +301,18 @@ impl Output {
         }
     }
 
+    /// The runs behind a median, for a note: `spread(runs, "req_per_cpu_s",
+    /// |v| format!("{:.0}k", v / 1e3))` is `req_per_cpu_s runs 101k, 98k, 104k`.
+    fn spread(runs: &[Output], metric: &str, show: impl Fn(f64) -> String) -> String {
+        let values: Vec<String> = runs
+            .iter()
+            .flat_map(|o| &o.figures)
+            .filter(|f| f.metric == metric)
+            .map(|f| show(f.value))
+            .collect();
+        format!("{metric} runs {}", values.join(", "))
+    }
+
     /// The runs of one program as one output: each figure's median (the
     /// upper one of an even count), in the order the figures first came.
     fn median(runs: Vec<Output>) -> Output {

@@ -93,7 +93,8 @@ pub(super) fn collect() -> Result<Collected, String> {
         for (i, runs) in runs.into_iter().enumerate() {
             match outs[i].as_mut() {
                 Some(o) if runs.len() == RUNS => {
-                    let spread = spread(&runs, "req_per_cpu_s");
+                    let spread =
+                        Output::spread(&runs, "req_per_cpu_s", |v| format!("{:.0}k", v / 1e3));
                     o.extend(Output::median(runs));
                     o.notes.push((load.name.to_string(), spread));
                 }
@@ -227,17 +228,6 @@ fn measure(
         .push(figure("errors", run.errors, "errors", false));
     out.figures.push(figure("peak_rss", rss, "MiB", false));
     Ok(out)
-}
-
-/// The runs behind a median, as `req/cpu-s runs 101k, 98k, 104k`.
-fn spread(runs: &[Output], metric: &str) -> String {
-    let values: Vec<String> = runs
-        .iter()
-        .flat_map(|o| &o.figures)
-        .filter(|f| f.metric == metric)
-        .map(|f| format!("{:.0}k", f.value / 1e3))
-        .collect();
-    format!("{metric} runs {}", values.join(", "))
 }
 
 /// Descriptors for 1,000 connections on both sides.

@@ -176,19 +176,11 @@ fn echo(servers: &[Command; 3], pin: &Pin, echo_load: &Path) -> [Option<Output>;
                 out[i] = None;
             }
             let Some(o) = out[i].as_mut() else { continue };
-            let values = |metric: &str, unit: &str| {
-                let v: Vec<String> = runs
-                    .iter()
-                    .flat_map(|r| &r.figures)
-                    .filter(|f| f.metric == metric)
-                    .map(|f| format!("{:.2}", f.value / 1e9))
-                    .collect();
-                format!("{metric} runs {} {unit}", v.join(", "))
-            };
+            let giga = |v: f64| format!("{:.2}", v / 1e9);
             let note = format!(
-                "{}; {}",
-                values("throughput", "GB/s"),
-                values("bytes_per_cpu_s", "GB/cpu-s")
+                "{} GB/s; {} GB/cpu-s",
+                Output::spread(&runs, "throughput", giga),
+                Output::spread(&runs, "bytes_per_cpu_s", giga)
             );
             let mut median = Output::median(runs);
             median.notes.push((format!("echo-{n}"), note));
