@@ -295,6 +295,8 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
             }
             Ok(Some(Event::Head(head))) => on_head(lp, ck, head),
             Ok(Some(Event::Data(data))) => on_body_data(lp, ck, data),
+            // The end of a request without a body: nothing to end.
+            Ok(Some(Event::End { .. })) if c.receiving.is_none() => {}
             Ok(Some(Event::End { .. })) => on_body_end(lp, ck),
             Err(e) => {
                 reject(lp, ck, e);
@@ -330,12 +332,13 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
     c.requests += 1;
     let last_allowed = c.options.max_requests.is_some_and(|m| c.requests >= m);
     let server = c.server;
-    let closing_server = match h.servers.get_mut(server) {
+    // The handler is taken out here, with the stats, for `dispatch`.
+    let (closing_server, handler) = match h.servers.get_mut(server) {
         Some(s) => {
             s.stats.requests += 1;
-            s.closing
+            (s.closing, s.handler.take())
         }
-        None => true,
+        None => (true, None),
     };
     // (A client that sent its FIN may have pipelined this request before it:
     // it is answered, and the connection closes once the input is done.)
@@ -382,6 +385,7 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
     dispatch(
         lp,
         server,
+        handler,
         Request::new(ck, seq, head),
         Response::new(ck, seq),
     );

@@ -361,13 +361,11 @@ fn maybe_closed(lp: &mut Loop, server: Key) {
     }
 }
 
-/// Runs the server's handler for one request.
-pub(crate) fn dispatch(lp: &mut Loop, server: Key, req: Request, res: Response) {
-    let Some(mut handler) = http(lp)
-        .servers
-        .get_mut(server)
-        .and_then(|s| s.handler.take())
-    else {
+/// Runs the server's handler for one request: `handler`, taken out of the
+/// server by the caller (`None` while a request of the same server is
+/// being handled further up the stack), goes back once it returns.
+fn dispatch(lp: &mut Loop, server: Key, handler: Option<Handler>, req: Request, res: Response) {
+    let Some(mut handler) = handler else {
         res.set_status(lp, 503);
         res.end(lp, None);
         return;
