@@ -649,20 +649,19 @@ pub(crate) fn head_target(lp: &mut Loop, ck: Key, seq: u64) -> Option<HeadTarget
 
 /// Response `seq` ended: if it is the front one, it is done, and the next
 /// ones go out.
-pub(crate) fn response_ended(lp: &mut Loop, ck: Key, seq: u64) {
-    if conn(lp, ck).is_some_and(|c| c.slots.front().is_some_and(|s| s.seq == seq)) {
-        advance(lp, ck);
-    }
+pub(crate) fn response_ended(lp: &mut Loop, ck: Key) {
+    // A response behind the front waits for it: `advance` then stops at the
+    // front at once.
+    advance(lp, ck);
 }
 
 /// Retires finished responses at the front and starts the next one.
 fn advance(lp: &mut Loop, ck: Key) {
-    loop {
+    let resume = loop {
         let h = http(lp);
         let Some(c) = h.conns.get_mut(ck) else { return };
-        let Some(front) = c.slots.front() else { break };
-        if !front.res.ended {
-            break;
+        if !c.slots.front().is_some_and(|front| front.res.ended) {
+            break c.take_resume();
         }
         let mut slot = c.slots.pop_front().expect("front exists");
         // Its header map's allocation serves the next response.
@@ -684,7 +683,7 @@ fn advance(lp: &mut Loop, ck: Key) {
         let Some(c) = conn(lp, ck) else { return };
         // Nothing else in flight (a keep-alive request): done.
         let Some(next) = c.slots.front_mut() else {
-            break;
+            break c.take_resume();
         };
         let seq = next.seq;
         let held = std::mem::take(&mut next.held);
@@ -702,12 +701,9 @@ fn advance(lp: &mut Loop, ck: Key) {
             // Its writes were refused while it waited its turn: it may go on.
             Response::new(ck, seq).drained(lp);
         }
-    }
-    let Some(c) = conn(lp, ck) else { return };
-    if c.too_many_in_flight && c.slots.len() < c.options.max_pipelined {
-        c.too_many_in_flight = false;
-        let socket = c.socket;
-        if !c.body_full {
+    };
+    if let Some((socket, read_on)) = resume {
+        if read_on {
             socket.resume(lp);
         }
         process(lp, ck);
@@ -906,6 +902,17 @@ pub(crate) fn shut_down(lp: &mut Loop, ck: Key) {
 type TimerMove = Option<(Duration, Duration)>;
 
 impl Conn {
+    /// Reading paused for too many requests in flight may go on once fewer
+    /// are: clears the pause and returns the socket, and whether to resume
+    /// it (not while a body is full), for [`process`] to run after.
+    fn take_resume(&mut self) -> Option<(Socket, bool)> {
+        if !(self.too_many_in_flight && self.slots.len() < self.options.max_pipelined) {
+            return None;
+        }
+        self.too_many_in_flight = false;
+        Some((self.socket, !self.body_full))
+    }
+
     /// A request began: the headers deadline starts now.
     fn begin_request(&mut self, now: Duration) -> TimerMove {
         self.request_started = now;

@@ -262,7 +262,7 @@ impl Response {
             // body and the end in one pass over the slot.
             let len = chunk.len() as u64;
             self.send_head(lp, Some(len), Some(chunk), true);
-            response_ended(lp, self.conn, self.seq);
+            response_ended(lp, self.conn);
             return;
         }
         self.send_body(lp, chunk);
@@ -270,7 +270,7 @@ impl Response {
         if r.mark_ended() {
             send(lp, self.conn, self.seq, Bytes::from_static(LAST_CHUNK));
         }
-        response_ended(lp, self.conn, self.seq);
+        response_ended(lp, self.conn);
     }
 
     /// Calls `f` when writing may go on after `write` returned `false`.
