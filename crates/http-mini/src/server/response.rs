@@ -244,7 +244,7 @@ impl Response {
             return false;
         }
         if !r.head_sent {
-            self.send_head(lp, None, None, false);
+            self.send_head(lp, None, None);
         }
         self.send_body(lp, chunk)
     }
@@ -252,7 +252,10 @@ impl Response {
     /// Ends the response, after `chunk` if given. With nothing written before,
     /// the head says `Content-Length: chunk.len()`.
     pub fn end(self, lp: &mut Loop, chunk: Option<Bytes>) {
-        let Some(r) = self.state(lp) else { return };
+        let Some(target) = head_target(lp, self.conn, self.seq) else {
+            return;
+        };
+        let r = &target.slot.res;
         if r.ended {
             return;
         }
@@ -261,7 +264,8 @@ impl Response {
             // The whole response at once (the common case): the head, the
             // body and the end in one pass over the slot.
             let len = chunk.len() as u64;
-            self.send_head(lp, Some(len), Some(chunk), true);
+            let written = encode_head(target, Some(len), Some(chunk), true);
+            self.hand_over(lp, written);
             response_ended(lp, self.conn);
             return;
         }
@@ -337,128 +341,25 @@ impl Response {
         }
     }
 
-    /// Decides the framing and writes the head (and `body`, when small);
-    /// with `ending`, also marks the response ended, as [`Response::end`]
-    /// would after it.
-    fn send_head(self, lp: &mut Loop, known_len: Option<u64>, body: Option<Bytes>, ending: bool) {
+    /// Decides the framing and writes the head (and `body`, when small).
+    fn send_head(self, lp: &mut Loop, known_len: Option<u64>, body: Option<Bytes>) {
+        if let Some(target) = head_target(lp, self.conn, self.seq) {
+            let written = encode_head(target, known_len, body, false);
+            self.hand_over(lp, written);
+        }
+    }
+
+    /// Gives the socket what [`encode_head`] left to send, and notes whether
+    /// the response must wait for `drain`.
+    fn hand_over(self, lp: &mut Loop, written: HeadWritten) {
         let (ck, seq) = (self.conn, self.seq);
-        let Some(HeadTarget {
-            slot: s,
-            date,
-            mut direct,
-        }) = head_target(lp, ck, seq)
-        else {
-            return;
-        };
-        // A final response to a client still waiting for `100 Continue`:
-        // whether the body follows is the client's choice, so the connection
-        // cannot carry another request; say so (RFC 9110 §10.1.1).
-        let b = &s.body;
-        if b.expect_continue && !b.continue_sent && !b.ended {
-            s.res.close = true;
+        let mut below = written.below;
+        if let Some(head) = written.head {
+            below = send(lp, ck, seq, head);
         }
-        let r = &mut s.res;
-        r.head_sent = true;
-        // One pass over the handler's fields: a Content-Length it set is the
-        // framing (and is written by the encoder), a Date it set is kept.
-        let (mut declared, mut has_date, mut has_length) = (None, false, false);
-        for (name, value) in &r.headers {
-            if name.eq_ignore_ascii_case(b"content-length") {
-                has_length = true;
-                declared = std::str::from_utf8(value)
-                    .ok()
-                    .and_then(|v| v.trim().parse::<u64>().ok());
-            } else if name.eq_ignore_ascii_case(b"date") {
-                has_date = true;
-            }
+        if let Some(body) = written.rest {
+            below = send(lp, ck, seq, body);
         }
-        if has_length {
-            r.headers.remove("content-length");
-        }
-        r.framing = match (declared, known_len) {
-            (Some(n), _) | (None, Some(n)) => Framing::Length(n),
-            (None, None) if r.http10 => Framing::None,
-            (None, None) => Framing::Chunked,
-        };
-        r.remaining = match r.framing {
-            Framing::Length(n) => n,
-            _ => 0,
-        };
-        if r.framing == Framing::None {
-            r.close = true;
-        }
-        // The server's own fields go straight to the encoder.
-        let mut extra: [(&'static str, &[u8]); 2] = [("", b""); 2];
-        let mut n = 0;
-        if !has_date {
-            extra[n] = ("Date", &date);
-            n += 1;
-        }
-        if r.close {
-            extra[n] = ("Connection", b"close");
-            n += 1;
-        } else if r.http10 {
-            extra[n] = ("Connection", b"keep-alive");
-            n += 1;
-        }
-        // The front response, during a pass over the connection's input, is
-        // encoded into the connection's output buffer; any other into its own.
-        let mut own = BytesMut::new();
-        let out = match direct.as_mut() {
-            Some(d) => &mut *d.buf,
-            None => &mut own,
-        };
-        out.reserve(256 + body.as_ref().map_or(0, |b| b.len().min(COPY_BELOW)));
-        let start = out.len();
-        let encoded = encode_response_head_with(
-            r.status,
-            None,
-            &r.headers,
-            &extra[..n],
-            r.framing,
-            r.head_request,
-            out,
-        );
-        let body_allowed = match encoded {
-            Ok(allowed) => allowed,
-            Err(_) => {
-                // A status the encoder refuses: answer 500 instead.
-                out.truncate(start);
-                r.close = true;
-                r.framing = Framing::Length(0);
-                let _ = encode_response_head(
-                    500,
-                    None,
-                    &Headers::new(),
-                    r.framing,
-                    r.head_request,
-                    out,
-                );
-                false
-            }
-        };
-        r.body_allowed = body_allowed;
-        let mut rest = None;
-        if let Some(body) = body.filter(|b| !b.is_empty() && body_allowed) {
-            let body = r.take_owed(body);
-            if body.len() <= COPY_BELOW {
-                out.put_slice(&body);
-            } else {
-                rest = Some(body);
-            }
-        }
-        if ending {
-            // Framed by a length here: no last chunk to send.
-            r.mark_ended();
-        }
-        let below = match direct {
-            Some(d) => d.below_mark(),
-            None => send(lp, ck, seq, own.freeze()),
-        };
-        let below = match rest {
-            Some(body) => send(lp, ck, seq, body),
-            None => below,
-        };
         if !below && let Some(r) = self.state(lp) {
             r.need_drain = true;
         }
@@ -502,6 +403,138 @@ impl Response {
     /// Whether the connection this response belongs to is still open.
     pub fn is_connected(self, lp: &mut Loop) -> bool {
         conn(lp, self.conn).is_some()
+    }
+}
+
+/// What [`encode_head`] leaves for the socket: the head (with a small body)
+/// when it could not go into the connection's output buffer, a large body,
+/// and what the socket's `write` says (or would) of the buffered bytes.
+struct HeadWritten {
+    head: Option<Bytes>,
+    rest: Option<Bytes>,
+    below: bool,
+}
+
+/// Decides the framing and encodes the head (and `body`, when small) of the
+/// response in `target`; with `ending`, also marks it ended, as
+/// [`Response::end`] would after it. Touches only the connection, not the
+/// loop, so that `end` reaches the slot once.
+fn encode_head(
+    HeadTarget {
+        slot: s,
+        date,
+        mut direct,
+    }: HeadTarget<'_>,
+    known_len: Option<u64>,
+    body: Option<Bytes>,
+    ending: bool,
+) -> HeadWritten {
+    // A final response to a client still waiting for `100 Continue`:
+    // whether the body follows is the client's choice, so the connection
+    // cannot carry another request; say so (RFC 9110 §10.1.1).
+    let b = &s.body;
+    if b.expect_continue && !b.continue_sent && !b.ended {
+        s.res.close = true;
+    }
+    let r = &mut s.res;
+    r.head_sent = true;
+    // One pass over the handler's fields: a Content-Length it set is the
+    // framing (and is written by the encoder), a Date it set is kept.
+    let (mut declared, mut has_date, mut has_length) = (None, false, false);
+    for (name, value) in &r.headers {
+        if name.eq_ignore_ascii_case(b"content-length") {
+            has_length = true;
+            declared = std::str::from_utf8(value)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok());
+        } else if name.eq_ignore_ascii_case(b"date") {
+            has_date = true;
+        }
+    }
+    if has_length {
+        r.headers.remove("content-length");
+    }
+    r.framing = match (declared, known_len) {
+        (Some(n), _) | (None, Some(n)) => Framing::Length(n),
+        (None, None) if r.http10 => Framing::None,
+        (None, None) => Framing::Chunked,
+    };
+    r.remaining = match r.framing {
+        Framing::Length(n) => n,
+        _ => 0,
+    };
+    if r.framing == Framing::None {
+        r.close = true;
+    }
+    // The server's own fields go straight to the encoder.
+    let mut extra: [(&'static str, &[u8]); 2] = [("", b""); 2];
+    let mut n = 0;
+    if !has_date {
+        extra[n] = ("Date", &date);
+        n += 1;
+    }
+    if r.close {
+        extra[n] = ("Connection", b"close");
+        n += 1;
+    } else if r.http10 {
+        extra[n] = ("Connection", b"keep-alive");
+        n += 1;
+    }
+    // The front response, during a pass over the connection's input, is
+    // encoded into the connection's output buffer; any other into its own.
+    let mut own = BytesMut::new();
+    let out = match direct.as_mut() {
+        Some(d) => &mut *d.buf,
+        None => &mut own,
+    };
+    out.reserve(256 + body.as_ref().map_or(0, |b| b.len().min(COPY_BELOW)));
+    let start = out.len();
+    let encoded = encode_response_head_with(
+        r.status,
+        None,
+        &r.headers,
+        &extra[..n],
+        r.framing,
+        r.head_request,
+        out,
+    );
+    let body_allowed = match encoded {
+        Ok(allowed) => allowed,
+        Err(_) => {
+            // A status the encoder refuses: answer 500 instead.
+            out.truncate(start);
+            r.close = true;
+            r.framing = Framing::Length(0);
+            let _ =
+                encode_response_head(500, None, &Headers::new(), r.framing, r.head_request, out);
+            false
+        }
+    };
+    r.body_allowed = body_allowed;
+    let mut rest = None;
+    if let Some(body) = body.filter(|b| !b.is_empty() && body_allowed) {
+        let body = r.take_owed(body);
+        if body.len() <= COPY_BELOW {
+            out.put_slice(&body);
+        } else {
+            rest = Some(body);
+        }
+    }
+    if ending {
+        // Framed by a length here: no last chunk to send.
+        r.mark_ended();
+    }
+    match direct {
+        Some(d) => HeadWritten {
+            head: None,
+            rest,
+            below: d.below_mark(),
+        },
+        None => HeadWritten {
+            head: Some(own.freeze()),
+            rest,
+            below: true,
+        },
     }
 }
 
