@@ -675,12 +675,19 @@ fn advance(lp: &mut Loop, ck: Key) {
         if let Some(s) = h.servers.get_mut(c.server) {
             s.stats.responses += 1;
         }
-        if unread_body {
-            discard_rest(lp, ck, &slot.body);
-        }
-        slot.res.finished(lp);
+        // A response with no one to tell and no body left to read is done
+        // without the loop, and the connection stays in hand.
+        let c = if unread_body || slot.res.finish_needs_loop() {
+            if unread_body {
+                discard_rest(lp, ck, &slot.body);
+            }
+            slot.res.finished(lp);
+            let Some(c) = conn(lp, ck) else { return };
+            c
+        } else {
+            c
+        };
         // The next response's held output goes out now, in order.
-        let Some(c) = conn(lp, ck) else { return };
         // Nothing else in flight (a keep-alive request): done.
         let Some(next) = c.slots.front_mut() else {
             break c.take_resume();

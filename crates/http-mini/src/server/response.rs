@@ -63,6 +63,16 @@ impl ResState {
         }
     }
 
+    /// Whether [`ResState::finished`] has anything to tell: a response
+    /// writable waiting for its last write, or `finish` listeners.
+    pub(crate) fn finish_needs_loop(&self) -> bool {
+        (self.writable_waiting && self.writable.is_some())
+            || self
+                .listeners
+                .as_ref()
+                .is_some_and(|l| !l.finish.is_empty())
+    }
+
     /// The response was handed to the socket in full: `finish` listeners run
     /// on the next tick, as Node emits `finish`.
     pub(crate) fn finished(self, lp: &mut Loop) {
