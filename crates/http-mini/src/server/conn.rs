@@ -332,11 +332,11 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
     c.requests += 1;
     let last_allowed = c.options.max_requests.is_some_and(|m| c.requests >= m);
     let server = c.server;
-    // The handler is taken out here, with the stats, for `dispatch`.
+    // The handler is fetched here, with the stats, for `dispatch`.
     let (closing_server, handler) = match h.servers.get_mut(server) {
         Some(s) => {
             s.stats.requests += 1;
-            (s.closing, s.handler.take())
+            (s.closing, Some(Rc::clone(&s.handler)))
         }
         None => (true, None),
     };
@@ -384,7 +384,6 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
     }
     dispatch(
         lp,
-        server,
         handler,
         Request::new(ck, seq, head),
         Response::new(ck, seq),

@@ -43,6 +43,7 @@ mod request;
 mod response;
 mod slots;
 
+use std::cell::RefCell;
 use std::io;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -128,11 +129,13 @@ pub struct ServerStats {
     pub idle_closed: u64,
 }
 
-type Handler = Box<dyn FnMut(&mut Loop, Request, Response)>;
+/// The handler, shared with each `dispatch` so that it need not be taken
+/// out of the server and put back around every call.
+type Handler = Rc<RefCell<dyn FnMut(&mut Loop, Request, Response)>>;
 
 pub(crate) struct ServerState {
     net: Option<net::Server>,
-    handler: Option<Handler>,
+    handler: Handler,
     pub(crate) options: ServerOptions,
     /// What every connection consults per request, shared by them.
     pub(crate) conn_options: Rc<conn::ServerOptionsRef>,
@@ -238,7 +241,7 @@ impl Server {
     ) -> io::Result<Server> {
         let key = http(lp).servers.insert(ServerState {
             net: None,
-            handler: Some(Box::new(handler)),
+            handler: Rc::new(RefCell::new(handler)),
             conn_options: Rc::new(conn::ServerOptionsRef::from(&options)),
             options: options.clone(),
             open: 0,
@@ -361,24 +364,20 @@ fn maybe_closed(lp: &mut Loop, server: Key) {
     }
 }
 
-/// Runs the server's handler for one request: `handler`, taken out of the
-/// server by the caller (`None` while a request of the same server is
-/// being handled further up the stack), goes back once it returns.
-fn dispatch(lp: &mut Loop, server: Key, handler: Option<Handler>, req: Request, res: Response) {
-    let Some(mut handler) = handler else {
+/// Runs the server's handler for one request (`None`: the server is gone).
+/// A handler already running further up the stack (a request of the same
+/// server dispatched from inside it) cannot be entered again: `503`.
+fn dispatch(lp: &mut Loop, handler: Option<Handler>, req: Request, res: Response) {
+    let Some(mut handler) = handler.as_deref().and_then(|h| h.try_borrow_mut().ok()) else {
         res.set_status(lp, 503);
         res.end(lp, None);
         return;
     };
     let (ck, seq) = res.parts();
-    // The handler is user code: if it panics, the server must still have it
-    // for the next request, and the exchange it left half done must end.
+    // The handler is user code: if it panics, the server still has it for
+    // the next request, and the exchange it left half done must end.
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler(lp, req, res)));
-    if let Some(s) = http(lp).servers.get_mut(server)
-        && s.handler.is_none()
-    {
-        s.handler = Some(handler);
-    }
+    drop(handler);
     if let Err(panic) = outcome {
         conn::handler_panicked(lp, ck, seq);
         // The loop's policy: the panic reaches the caller of `run`, with the
