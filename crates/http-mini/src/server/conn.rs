@@ -109,6 +109,9 @@ pub(crate) struct Conn {
     body_full: bool,
     too_many_in_flight: bool,
     processing: bool,
+    /// The socket was corked in this pass of [`process`], for a chunk too
+    /// large for `outbuf`: the pass's writes then leave together.
+    corked: bool,
     client_ended: bool,
     timer: Option<Timer>,
     /// When the timer is set to fire (loop time).
@@ -189,6 +192,7 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
         body_full: false,
         too_many_in_flight: false,
         processing: false,
+        corked: false,
         client_ended: false,
         timer: None,
         timer_due: Duration::ZERO,
@@ -260,8 +264,8 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     }
     c.processing = true;
     let socket = c.socket;
-    // Responses finished during this pass leave in one write.
-    socket.cork(lp);
+    // Responses finished during this pass leave in one write: small ones
+    // through `outbuf`, large ones with the socket corked (`write_out`).
     let base = socket.writable_length(lp);
     let h = http(lp);
     if let Some(c) = h.conns.get_mut(ck) {
@@ -304,8 +308,17 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
             }
         }
     }
-    flush_out(lp, ck);
-    socket.uncork(lp);
+    // The pass's output goes to the socket, after the large writes held by
+    // the cork, if any.
+    if let Some(c) = conn(lp, ck) {
+        let (out, corked) = (c.take_out(), std::mem::take(&mut c.corked));
+        if let Some(out) = out {
+            socket.write(lp, out);
+        }
+        if corked {
+            socket.uncork(lp);
+        }
+    }
     let h = http(lp);
     if let Some(c) = h.conns.get_mut(ck) {
         c.processing = false;
@@ -581,9 +594,17 @@ fn write_out(lp: &mut Loop, ck: Key, data: Bytes) -> bool {
         return out_below_mark(c);
     }
     let socket = c.socket;
-    flush_out(lp, ck);
-    if let Some(c) = conn(lp, ck) {
-        c.out_base += data.len();
+    // In a pass, the socket is corked at its first large chunk, so that the
+    // pass's writes still leave together (`process` uncorks).
+    let cork = c.processing && !c.corked;
+    c.corked |= cork;
+    let out = c.take_out();
+    c.out_base += data.len();
+    if cork {
+        socket.cork(lp);
+    }
+    if let Some(out) = out {
+        socket.write(lp, out);
     }
     socket.write(lp, data)
 }
@@ -597,13 +618,10 @@ fn out_below_mark(c: &Conn) -> bool {
 /// again once the socket has written it.
 fn flush_out(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
-    if c.outbuf.is_empty() {
-        return;
-    }
-    let data = c.outbuf.split().freeze();
-    c.out_base += data.len();
     let socket = c.socket;
-    socket.write(lp, data);
+    if let Some(data) = c.take_out() {
+        socket.write(lp, data);
+    }
 }
 
 /// What a response needs to write its head: its slot, the `Date` value,
@@ -908,6 +926,17 @@ pub(crate) fn shut_down(lp: &mut Loop, ck: Key) {
 type TimerMove = Option<(Duration, Duration)>;
 
 impl Conn {
+    /// What waits in `outbuf`, split off for the socket (which then buffers
+    /// that much more).
+    fn take_out(&mut self) -> Option<Bytes> {
+        if self.outbuf.is_empty() {
+            return None;
+        }
+        let data = self.outbuf.split().freeze();
+        self.out_base += data.len();
+        Some(data)
+    }
+
     /// Reading paused for too many requests in flight may go on once fewer
     /// are: clears the pause and returns the socket, and whether to resume
     /// it (not while a body is full), for [`process`] to run after.
