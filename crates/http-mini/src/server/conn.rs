@@ -664,8 +664,8 @@ pub(crate) fn head_target(lp: &mut Loop, ck: Key, seq: u64) -> Option<HeadTarget
     Some(HeadTarget { slot, date, direct })
 }
 
-/// Response `seq` ended: if it is the front one, it is done, and the next
-/// ones go out.
+/// A response of the connection ended: if it is the front one, it is done,
+/// and the next ones go out.
 pub(crate) fn response_ended(lp: &mut Loop, ck: Key) {
     // A response behind the front waits for it: `advance` then stops at the
     // front at once.
@@ -704,11 +704,11 @@ fn advance(lp: &mut Loop, ck: Key) {
         } else {
             c
         };
-        // The next response's held output goes out now, in order.
         // Nothing else in flight (a keep-alive request): done.
         let Some(next) = c.slots.front_mut() else {
             break c.take_resume();
         };
+        // The next response's held output goes out now, in order.
         let seq = next.seq;
         let held = std::mem::take(&mut next.held);
         next.held_len = 0;
