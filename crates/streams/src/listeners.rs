@@ -4,16 +4,54 @@
 use std::fmt;
 
 use eventide_loop_phases::Loop;
+use eventide_reactor::slab::Key;
 
 /// Identifies one listener, to remove it with `off`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ListenerId(pub(crate) u64);
 
-type Callback<A> = Box<dyn FnMut(&mut Loop, A)>;
+/// A listener closure.
+type BoxedFn<A> = Box<dyn FnMut(&mut Loop, A)>;
+
+/// What a listener calls.
+pub(crate) enum Callback<A> {
+    /// A closure; `once` drops it after its first call.
+    Boxed {
+        f: BoxedFn<A>,
+        once: bool,
+    },
+    /// A plain function and the key it is called with: nothing allocated,
+    /// where a closure capturing the key takes a heap block (a server's
+    /// connections have several listeners each).
+    Keyed(fn(&mut Loop, Key, A), Key),
+    /// The same, for an event without an argument (`A` is `()`).
+    KeyedNoArg(fn(&mut Loop, Key), Key),
+}
+
+impl<A> Callback<A> {
+    /// A closure called on every event.
+    pub(crate) fn boxed(f: impl FnMut(&mut Loop, A) + 'static) -> Self {
+        Callback::Boxed {
+            f: Box::new(f),
+            once: false,
+        }
+    }
+
+    fn call(&mut self, lp: &mut Loop, arg: A) {
+        match self {
+            Callback::Boxed { f, .. } => f(lp, arg),
+            Callback::Keyed(f, key) => f(lp, *key, arg),
+            Callback::KeyedNoArg(f, key) => f(lp, *key),
+        }
+    }
+
+    fn once(&self) -> bool {
+        matches!(self, Callback::Boxed { once: true, .. })
+    }
+}
 
 struct Listener<A> {
     id: u64,
-    once: bool,
     f: Callback<A>,
 }
 
@@ -121,8 +159,8 @@ impl<A: Clone> Emitting<A> {
             List::Empty => {}
             // One listener, the usual case, goes without the loop.
             List::One(only) => {
-                (only.f)(lp, arg);
-                if only.once {
+                only.f.call(lp, arg);
+                if only.f.once() {
                     self.0 = List::Empty;
                 }
             }
@@ -131,11 +169,11 @@ impl<A: Clone> Emitting<A> {
                 // listener gets `arg` itself.
                 if let Some((last, others)) = v.split_last_mut() {
                     for l in others {
-                        (l.f)(lp, arg.clone());
+                        l.f.call(lp, arg.clone());
                     }
-                    (last.f)(lp, arg);
+                    last.f.call(lp, arg);
                 }
-                v.retain(|l| !l.once);
+                v.retain(|l| !l.f.once());
             }
         }
         self
@@ -143,8 +181,8 @@ impl<A: Clone> Emitting<A> {
 }
 
 impl<A> Listeners<A> {
-    pub(crate) fn add(&mut self, id: u64, once: bool, f: Callback<A>) {
-        self.list.push(Listener { id, once, f });
+    pub(crate) fn add(&mut self, id: u64, f: Callback<A>) {
+        self.list.push(Listener { id, f });
     }
 
     /// Removes a listener; returns whether it was here. While an emit is in

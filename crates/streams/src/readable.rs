@@ -16,7 +16,7 @@ use eventide_reactor::slab::Key;
 
 use crate::core::Chunk;
 use crate::error::StreamError;
-use crate::listeners::{Emitting, ListenerId};
+use crate::listeners::{Callback, Emitting, ListenerId};
 use crate::stream::{Source, Stream, destroy, maybe_auto_destroy};
 use crate::table::{self, Event, ReadSide};
 
@@ -42,11 +42,22 @@ impl<R: Chunk, W> Stream<R, W> {
     /// Calls `f` with every chunk (Node's `on('data')`), and switches the
     /// stream to flowing mode unless it was paused explicitly.
     pub fn on_data(self, lp: &mut Loop, f: impl FnMut(&mut Loop, R) + 'static) -> ListenerId {
+        self.data_listener(lp, Callback::boxed(f))
+    }
+
+    /// [`on_data`](Self::on_data) with a plain function called as
+    /// `f(lp, key, chunk)`: nothing allocated (see
+    /// [`on_close_keyed`](Self::on_close_keyed)).
+    pub fn on_data_keyed(self, lp: &mut Loop, key: Key, f: fn(&mut Loop, Key, R)) -> ListenerId {
+        self.data_listener(lp, Callback::Keyed(f, key))
+    }
+
+    fn data_listener(self, lp: &mut Loop, f: Callback<R>) -> ListenerId {
         let id = table::next_listener_id(lp);
         let Some(side) = table::read_side::<R>(lp, self.key) else {
             return ListenerId(id);
         };
-        side.on_data.add(id, false, Box::new(f));
+        side.on_data.add(id, f);
         if side.state.flowing() != Some(false) {
             self.resume(lp);
         }
@@ -56,6 +67,12 @@ impl<R: Chunk, W> Stream<R, W> {
     /// Calls `f` once the last chunk was consumed (Node's `on('end')`).
     pub fn on_end(self, lp: &mut Loop, f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
         self.listen(lp, Event::End, f)
+    }
+
+    /// [`on_end`](Self::on_end) with a plain function called as `f(lp, key)`:
+    /// nothing allocated (see [`on_close_keyed`](Self::on_close_keyed)).
+    pub fn on_end_keyed(self, lp: &mut Loop, key: Key, f: fn(&mut Loop, Key)) -> ListenerId {
+        self.listen_callback(lp, Event::End, Callback::KeyedNoArg(f, key))
     }
 
     /// Calls `f` when data can be read with [`Stream::read`], or the end was

@@ -10,7 +10,7 @@ use eventide_reactor::slab::Key;
 
 use crate::core::{Chunk, NoRead, NoWrite};
 use crate::error::StreamError;
-use crate::listeners::ListenerId;
+use crate::listeners::{Callback, ListenerId};
 use crate::table::{self, Entry, Event, ReadSide, WriteSide};
 
 /// A stream living in the loop: a small `Copy` id with a generation.
@@ -227,7 +227,7 @@ impl<R, W> Stream<R, W> {
     ) -> ListenerId {
         let id = table::next_listener_id(lp);
         if let Some(e) = table::entry(lp, self.key) {
-            e.error_listeners().add(id, false, Box::new(f));
+            e.error_listeners().add(id, Callback::boxed(f));
         }
         ListenerId(id)
     }
@@ -239,16 +239,59 @@ impl<R, W> Stream<R, W> {
         self.listen(lp, Event::Close, f)
     }
 
+    /// [`on_close`](Self::on_close) with a plain function called as
+    /// `f(lp, key)`. Unlike a closure that captures `key`, it allocates
+    /// nothing: for a program that keeps many streams (a server's
+    /// connections), each with its own state under a [`Key`].
+    ///
+    /// ```
+    /// use bytes::Bytes;
+    /// use eventide_loop_phases::{Loop, RunMode};
+    /// use eventide_reactor::slab::{Key, Slab};
+    /// use eventide_streams::{Readable, StreamOptions};
+    ///
+    /// /// Per-stream state, in the loop's storage.
+    /// #[derive(Default)]
+    /// struct Closed(Slab<&'static str>, Vec<&'static str>);
+    ///
+    /// fn on_close(lp: &mut Loop, key: Key) {
+    ///     let state = lp.ext::<Closed>();
+    ///     let name = state.0.remove(key).unwrap();
+    ///     state.1.push(name);
+    /// }
+    ///
+    /// let mut lp = Loop::new();
+    /// for name in ["a", "b"] {
+    ///     let key = lp.ext::<Closed>().0.insert(name);
+    ///     let s: Readable<Bytes> = Readable::from_iter(&mut lp, [], StreamOptions::default());
+    ///     s.on_close_keyed(&mut lp, key, on_close);
+    ///     s.resume(&mut lp);
+    /// }
+    /// lp.run(RunMode::Default);
+    /// assert_eq!(lp.ext::<Closed>().1, ["a", "b"]);
+    /// ```
+    pub fn on_close_keyed(self, lp: &mut Loop, key: Key, f: fn(&mut Loop, Key)) -> ListenerId {
+        self.listen_callback(lp, Event::Close, Callback::KeyedNoArg(f, key))
+    }
+
     pub(crate) fn listen(
         self,
         lp: &mut Loop,
         event: Event,
         mut f: impl FnMut(&mut Loop) + 'static,
     ) -> ListenerId {
+        self.listen_callback(lp, event, Callback::boxed(move |lp, ()| f(lp)))
+    }
+
+    pub(crate) fn listen_callback(
+        self,
+        lp: &mut Loop,
+        event: Event,
+        f: Callback<()>,
+    ) -> ListenerId {
         let id = table::next_listener_id(lp);
         if let Some(e) = table::entry(lp, self.key) {
-            e.listeners(event)
-                .add(id, false, Box::new(move |lp, ()| f(lp)));
+            e.listeners(event).add(id, f);
         }
         ListenerId(id)
     }

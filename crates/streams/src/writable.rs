@@ -13,7 +13,7 @@ use eventide_reactor::slab::Key;
 
 use crate::core::{Chunk, Refused, WriteAction};
 use crate::error::StreamError;
-use crate::listeners::ListenerId;
+use crate::listeners::{Callback, ListenerId};
 use crate::stream::{Sink, Stream, WriteStatus, destroy, maybe_auto_destroy};
 use crate::table::{self, Event, TickFn, WriteSide};
 
@@ -59,6 +59,13 @@ impl<R, W: Chunk> Stream<R, W> {
     /// `on('drain')`).
     pub fn on_drain(self, lp: &mut Loop, f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
         self.listen(lp, Event::Drain, f)
+    }
+
+    /// [`on_drain`](Self::on_drain) with a plain function called as
+    /// `f(lp, key)`: nothing allocated (see
+    /// [`on_close_keyed`](Self::on_close_keyed)).
+    pub fn on_drain_keyed(self, lp: &mut Loop, key: Key, f: fn(&mut Loop, Key)) -> ListenerId {
+        self.listen_callback(lp, Event::Drain, Callback::KeyedNoArg(f, key))
     }
 
     /// Calls `f` once everything was written after `end` (Node's

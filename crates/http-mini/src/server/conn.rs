@@ -203,10 +203,11 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
         options,
     });
     connection_opened(lp, server);
-    socket.on_data(lp, move |lp, chunk| on_data(lp, ck, chunk));
-    socket.on_drain(lp, move |lp| on_drain(lp, ck));
-    socket.on_end(lp, move |lp| on_client_end(lp, ck));
-    socket.on_close(lp, move |lp| on_close(lp, ck));
+    // Plain functions with the connection's key: no closure to allocate.
+    socket.on_data_keyed(lp, ck, on_data);
+    socket.on_drain_keyed(lp, ck, on_drain);
+    socket.on_end_keyed(lp, ck, on_client_end);
+    socket.on_close_keyed(lp, ck, on_close);
     // A connection that never sends a complete head is cut off too.
     begin_request_timing(lp, ck);
 }

@@ -32,7 +32,7 @@ use eventide_loop_phases::{Interest, IoWatch, Loop, Readiness, Timer};
 use eventide_reactor::slab::Key;
 
 use crate::error::StreamError;
-use crate::listeners::{ListenerId, Listeners};
+use crate::listeners::{Callback, ListenerId, Listeners};
 use crate::net::read_buffer::ReadBuffer;
 use crate::net::server::connection_closed;
 use crate::stream::{Duplex, Readable, Sink, Source, Stream, StreamOptions, Writable, WriteStatus};
@@ -279,9 +279,13 @@ impl Socket {
     pub fn on_connect(self, lp: &mut Loop, mut f: impl FnMut(&mut Loop) + 'static) -> ListenerId {
         let id = table::next_listener_id(lp);
         if let Some(s) = socket(lp, self.0.key) {
-            s.extras()
-                .on_connect
-                .add(id, true, Box::new(move |lp, ()| f(lp)));
+            s.extras().on_connect.add(
+                id,
+                Callback::Boxed {
+                    f: Box::new(move |lp, ()| f(lp)),
+                    once: true,
+                },
+            );
         }
         ListenerId(id)
     }
@@ -294,7 +298,7 @@ impl Socket {
         if let Some(s) = socket(lp, self.0.key) {
             s.extras()
                 .on_timeout
-                .add(id, false, Box::new(move |lp, ()| f(lp)));
+                .add(id, Callback::boxed(move |lp, ()| f(lp)));
         }
         ListenerId(id)
     }

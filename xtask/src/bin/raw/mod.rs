@@ -38,7 +38,11 @@ pub(crate) fn serve<C>(
     let mut events = Events::with_capacity(1024);
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        poll.poll(&mut events, None)?;
+        match poll.poll(&mut events, None) {
+            // A signal (a profiler attaching) is not a failure: poll again.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            result => result?,
+        }
         for ev in &events {
             if ev.token() == LISTENER {
                 while let Ok((mut stream, _)) = listener.accept() {
