@@ -78,10 +78,13 @@ impl<R: Chunk, W> Stream<R, W> {
             let Some(side) = t.entries.get_mut(src_key).and_then(|e| e.read_side::<R>()) else {
                 return;
             };
-            let before = side.await_drain.len();
-            side.await_drain.retain(|k| *k != dst_key);
+            let Some(pipes) = side.pipes.as_mut() else {
+                return;
+            };
+            let before = pipes.await_drain.len();
+            pipes.await_drain.retain(|k| *k != dst_key);
             // The source's `resume`, with its side in hand.
-            if before > 0 && side.await_drain.is_empty() && resume_side(side) {
+            if before > 0 && pipes.await_drain.is_empty() && resume_side(side) {
                 t.ticks.queue(src_key, flow_tick::<R>).schedule(lp);
             }
         });
@@ -90,9 +93,7 @@ impl<R: Chunk, W> Stream<R, W> {
                 let Some(side) = table::read_side::<R>(lp, src_key) else {
                     return;
                 };
-                if !side.await_drain.contains(&dst_key) {
-                    side.await_drain.push(dst_key);
-                }
+                side.pipes.get_or_insert_default().wait_for_drain(dst_key);
                 // The source's `pause`.
                 side.state.pause();
             }
@@ -123,16 +124,14 @@ impl<R: Chunk, W> Stream<R, W> {
         };
         pipe_cell.set(Some(pipe));
         if let Some(side) = table::read_side::<R>(lp, src_key) {
-            side.pipes += 1;
+            side.pipes.get_or_insert_default().count += 1;
         }
         // As Node's `pipe`: wait for a destination that already needs a
         // drain; otherwise flow, even if the source was paused (by an earlier
         // `unpipe`, or explicitly), which `on_data` alone would not undo.
         if dst.writable_need_drain(lp) {
-            if let Some(side) = table::read_side::<R>(lp, src_key)
-                && !side.await_drain.contains(&dst_key)
-            {
-                side.await_drain.push(dst_key);
+            if let Some(side) = table::read_side::<R>(lp, src_key) {
+                side.pipes.get_or_insert_default().wait_for_drain(dst_key);
             }
             self.pause(lp);
         } else if self.readable_flowing(lp) != Some(true) {
@@ -157,11 +156,12 @@ impl<R: Chunk, W> Stream<R, W> {
         let Some(side) = table::read_side::<R>(lp, self.key) else {
             return;
         };
-        side.await_drain.retain(|k| *k != pipe.dst);
-        side.pipes = side.pipes.saturating_sub(1);
-        if side.pipes == 0 {
+        let pipes = side.pipes.get_or_insert_default();
+        pipes.await_drain.retain(|k| *k != pipe.dst);
+        pipes.count = pipes.count.saturating_sub(1);
+        if pipes.count == 0 {
             side.state.pause();
-        } else if side.await_drain.is_empty() {
+        } else if pipes.await_drain.is_empty() {
             self.resume(lp);
         }
     }

@@ -391,7 +391,9 @@ impl<R: Chunk, W: Chunk> Duplex<R, W> {
 fn destroy_read<R: Chunk>(lp: &mut Loop, key: Key, err: Option<&StreamError>) {
     if let Some(side) = table::read_side::<R>(lp, key) {
         side.state.destroy();
-        side.await_drain.clear();
+        if let Some(pipes) = side.pipes.as_mut() {
+            pipes.await_drain.clear();
+        }
         if let Some(mut source) = side.source.take() {
             source.destroy(lp, Stream::from_key(key), err);
         }

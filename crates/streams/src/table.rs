@@ -204,10 +204,28 @@ pub(crate) struct ReadSide<R> {
     pub(crate) flow_scheduled: bool,
     pub(crate) readable_scheduled: bool,
     pub(crate) end_scheduled: bool,
-    /// Destinations of `pipe` whose `write` returned false (Node's
+    /// Made by the first `pipe`: most readable sides (a server's sockets)
+    /// are never piped, and this side is much of an idle connection.
+    pub(crate) pipes: Option<Box<Pipes>>,
+}
+
+/// The pipes from a readable side.
+#[derive(Default)]
+pub(crate) struct Pipes {
+    /// Destinations piped to.
+    pub(crate) count: usize,
+    /// Destinations whose `write` returned false (Node's
     /// `awaitDrainWriters`): the source stays paused until all drained.
     pub(crate) await_drain: Vec<Key>,
-    pub(crate) pipes: usize,
+}
+
+impl Pipes {
+    /// Waits for `dst` to drain (once, however often its writes refuse).
+    pub(crate) fn wait_for_drain(&mut self, dst: Key) {
+        if !self.await_drain.contains(&dst) {
+            self.await_drain.push(dst);
+        }
+    }
 }
 
 impl<R: Chunk> ReadSide<R> {
@@ -221,8 +239,7 @@ impl<R: Chunk> ReadSide<R> {
             flow_scheduled: false,
             readable_scheduled: false,
             end_scheduled: false,
-            await_drain: Vec::new(),
-            pipes: 0,
+            pipes: None,
         }
     }
 }
