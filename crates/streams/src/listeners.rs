@@ -16,10 +16,7 @@ type BoxedFn<A> = Box<dyn FnMut(&mut Loop, A)>;
 /// What a listener calls.
 pub(crate) enum Callback<A> {
     /// A closure; `once` drops it after its first call.
-    Boxed {
-        f: BoxedFn<A>,
-        once: bool,
-    },
+    Boxed { f: BoxedFn<A>, once: bool },
     /// A plain function and the key it is called with: nothing allocated,
     /// where a closure capturing the key takes a heap block (a server's
     /// connections have several listeners each).

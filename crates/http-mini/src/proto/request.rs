@@ -169,15 +169,17 @@ impl RequestParser {
         let cap = self.limits.max_header_bytes;
         self.scan
             .check_request_line(&buf[..buf.len().min(cap)], self.limits.max_target_len)?;
-        let Some(window) = self.scan.window(buf, cap) else {
-            return Ok(None);
-        };
+        let max_headers = self.limits.max_headers;
         #[cfg(test)]
-        {
-            self.httparse_runs += 1;
-        }
-        let Some(raw) = parse_request(buf, window, self.limits.max_headers)? else {
-            self.scan.partial(buf.len(), window, cap)?;
+        let runs = &mut self.httparse_runs;
+        let parsed = self.scan.parse(buf, cap, |buf, window| {
+            #[cfg(test)]
+            {
+                *runs += 1;
+            }
+            parse_request(buf, window, max_headers)
+        })?;
+        let Some(raw) = parsed else {
             return Ok(None);
         };
         let info = analyze(&raw.headers, raw.version)?;

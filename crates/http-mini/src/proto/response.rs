@@ -215,11 +215,11 @@ impl ResponseParser {
         };
         let cap = self.limits.max_header_bytes;
         HeadScan::check_status_line(&buf[..buf.len().min(cap)])?;
-        let Some(window) = self.scan.window(buf, cap) else {
-            return Ok(None);
-        };
-        let Some(raw) = parse_response(buf, window, self.limits.max_headers)? else {
-            self.scan.partial(buf.len(), window, cap)?;
+        let max_headers = self.limits.max_headers;
+        let parsed = self.scan.parse(buf, cap, |buf, window| {
+            parse_response(buf, window, max_headers)
+        })?;
+        let Some(raw) = parsed else {
             return Ok(None);
         };
         if raw.status < 100 {

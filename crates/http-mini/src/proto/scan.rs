@@ -2,13 +2,14 @@
 //!
 //! httparse is a fast push parser but starts from the first byte on every
 //! call. [`HeadScan`] runs it only when that can give an answer, so a head
-//! delivered one byte at a time costs one linear scan and one httparse run,
+//! delivered one byte at a time costs one linear scan and two httparse runs,
 //! not one run per byte. httparse runs:
 //!
-//! 1. when the buffered bytes hold an empty line (`LF [CR] LF`), the only
-//!    thing that can complete a head (in the common case the whole head
-//!    arrived in one read, and this is the only run);
-//! 2. when more than `max_header_bytes` are buffered, once, to report any
+//! 1. on the first bytes of a head, before any scan: in the common case the
+//!    whole head arrived in one read, and this is the only run;
+//! 2. when more bytes arrived and the buffered bytes hold an empty line
+//!    (`LF [CR] LF`), the only thing that can complete a head;
+//! 3. when more than `max_header_bytes` are buffered, once, to report any
 //!    error in the head before reporting it as too large.
 //!
 //! Cheap byte-by-byte checks of the first line reject garbage before its
@@ -17,8 +18,10 @@
 //! with `HTTP/1.`. Each agrees with the error httparse would give.
 //!
 //! So every outcome is a function of the bytes alone, never of how they
-//! were split: httparse only sees content-defined prefixes, and the checks
-//! here look at bytes in order.
+//! were split: httparse reads bytes in order and stops at the first it
+//! refuses, so a run on a prefix that is not a whole head either asks for
+//! more or fails as a run on the whole head would; the checks here also look
+//! at bytes in order.
 
 use bytes::{Buf, BytesMut};
 
@@ -153,36 +156,47 @@ impl HeadScan {
         }
     }
 
-    /// Whether httparse should run now, and on how many bytes (the buffer
-    /// cut to `cap`, the head-size limit).
-    pub(crate) fn window(&mut self, buf: &[u8], cap: usize) -> Option<usize> {
-        let window = buf.len().min(cap);
-        // Two bytes of overlap: an empty line may straddle the old end.
-        let from = self.scanned.saturating_sub(2).min(window);
-        if buf.len() > cap || has_empty_line(&buf[from..window]) {
-            Some(window)
-        } else {
-            self.scanned = window;
-            None
-        }
-    }
-
-    /// Records that httparse found no complete head in `window` bytes.
+    /// Runs httparse, through `parse`, on the buffered head cut to `cap`
+    /// (the head-size limit) when that can give an answer (see the module
+    /// docs). `parse` gets the buffer and the number of bytes to look at, and
+    /// consumes the head if it is complete. `Ok(None)` asks for more bytes.
     ///
     /// # Errors
     ///
-    /// [`ParseError::HeadTooLarge`] when more than `cap` bytes are buffered.
-    pub(crate) fn partial(
+    /// `parse`'s error, once any split of the same bytes would report it: a
+    /// first look at part of a head keeps it until the head's end (or the
+    /// limit) arrives, when httparse runs again and finds it again.
+    /// [`ParseError::HeadTooLarge`] when more than `cap` bytes are buffered
+    /// without the end of a head.
+    pub(crate) fn parse<T>(
         &mut self,
-        buffered: usize,
-        window: usize,
+        buf: &mut BytesMut,
         cap: usize,
-    ) -> Result<(), ParseError> {
-        if buffered > cap {
-            return Err(ParseError::HeadTooLarge);
+        parse: impl FnOnce(&mut BytesMut, usize) -> Result<Option<T>, ParseError>,
+    ) -> Result<Option<T>, ParseError> {
+        let window = buf.len().min(cap);
+        let over = buf.len() > cap;
+        let first_look = self.scanned == 0;
+        if !first_look && !over {
+            // Two bytes of overlap: an empty line may straddle the old end.
+            let from = self.scanned.saturating_sub(2).min(window);
+            if !has_empty_line(&buf[from..window]) {
+                self.scanned = window;
+                return Ok(None);
+            }
         }
-        self.scanned = window;
-        Ok(())
+        match parse(buf, window) {
+            Ok(None) if over => Err(ParseError::HeadTooLarge),
+            Ok(None) => {
+                self.scanned = window;
+                Ok(None)
+            }
+            Err(_) if first_look && !over && !has_empty_line(&buf[..window]) => {
+                self.scanned = window;
+                Ok(None)
+            }
+            result => result,
+        }
     }
 }
 
