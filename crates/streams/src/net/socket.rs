@@ -303,6 +303,73 @@ impl Socket {
         ListenerId(id)
     }
 
+    /// Writes what the OS takes of `data` now, queueing nothing (libuv's
+    /// `uv_try_write`, which Node's `net` tries before it queues a write).
+    /// Returns how many bytes went; write the rest, if any, with
+    /// [`Stream::write`], which keeps the order. No event follows: nothing
+    /// was buffered, so there is nothing to drain.
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::WouldBlock`] when no byte can go now: the OS buffer
+    /// is full, the socket is not connected yet or is ending, or writes are
+    /// buffered, in flight or corked on the stream (they go first). Another
+    /// error is the OS's, returned as it is: the stream is not destroyed
+    /// (a `write` reports it the usual way).
+    ///
+    /// ```no_run
+    /// # use eventide_loop_phases::Loop;
+    /// # use eventide_streams::net::Socket;
+    /// # use bytes::Bytes;
+    /// fn send(lp: &mut Loop, socket: Socket, data: Bytes) {
+    ///     let sent = socket.try_write(lp, &data).unwrap_or(0);
+    ///     if sent < data.len() {
+    ///         socket.write(lp, data.slice(sent..));
+    ///     }
+    /// }
+    /// ```
+    pub fn try_write(self, lp: &mut Loop, data: &[u8]) -> io::Result<usize> {
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let key = self.0.key;
+        let would_block = || io::Error::from(io::ErrorKind::WouldBlock);
+        let stream_idle = table::write_side_ref::<Bytes>(lp, key).is_some_and(|w| {
+            let st = &w.state;
+            st.length() == 0 && st.corked() == 0 && !st.is_ending() && !st.is_destroyed()
+        });
+        if !stream_idle {
+            return Err(would_block());
+        }
+        let Some(s) = socket(lp, key) else {
+            return Err(gone());
+        };
+        if s.phase != Phase::Open || s.write_in_flight || s.shutdown_pending {
+            return Err(would_block());
+        }
+        let Some(io) = s.io.as_mut() else {
+            return Err(gone());
+        };
+        let mut sent = 0;
+        while sent < data.len() {
+            match io.write(&data[sent..]) {
+                Ok(0) => break,
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock || sent > 0 => break,
+                Err(e) => return Err(e),
+            }
+        }
+        if sent == 0 {
+            return Err(would_block());
+        }
+        s.bytes_written += sent as u64;
+        if s.times_idle() {
+            touch(lp, key);
+        }
+        Ok(sent)
+    }
+
     /// Sets (or with `None` clears) the idle timeout (Node's `setTimeout`).
     pub fn set_timeout(self, lp: &mut Loop, timeout: Option<Duration>) {
         let key = self.0.key;
