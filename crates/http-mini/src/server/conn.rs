@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use eventide_loop_phases::{Loop, Timer};
 use eventide_reactor::slab::Key;
 use eventide_streams::net::Socket;
@@ -311,18 +311,26 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     }
     // The pass's output goes to the socket, after the large writes held by
     // the cork, if any.
+    let mut out = BytesMut::new();
     if let Some(c) = conn(lp, ck) {
-        let (out, corked) = (c.take_out(), std::mem::take(&mut c.corked));
-        if let Some(out) = out {
-            socket.write(lp, out);
-        }
+        let corked = std::mem::take(&mut c.corked);
+        let try_first = !corked && out_below_mark(c);
+        out = std::mem::take(&mut c.outbuf);
+        let queued = send_out(lp, socket, &mut out, try_first);
         if corked {
             socket.uncork(lp);
+        }
+        if let Some(c) = conn(lp, ck) {
+            c.out_base += queued;
         }
     }
     let h = http(lp);
     if let Some(c) = h.conns.get_mut(ck) {
         c.processing = false;
+        if c.outbuf.is_empty() {
+            // Its allocation, for the next pass (or the spares, below).
+            c.outbuf = out;
+        }
         if c.slots.is_empty() {
             // An idle connection keeps no buffer: it goes back to the loop's
             // spares if nothing else holds part of it.
@@ -615,14 +623,49 @@ fn out_below_mark(c: &Conn) -> bool {
     c.out_base + c.outbuf.len() < c.out_hwm
 }
 
-/// Hands what waits in `outbuf` to the socket. Its allocation is used
-/// again once the socket has written it.
+/// Hands what waits in `outbuf` to the socket (see [`send_out`]).
 fn flush_out(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
-    let socket = c.socket;
-    if let Some(data) = c.take_out() {
-        socket.write(lp, data);
+    if c.outbuf.is_empty() {
+        return;
     }
+    let socket = c.socket;
+    let try_first = out_below_mark(c);
+    let mut out = std::mem::take(&mut c.outbuf);
+    let queued = send_out(lp, socket, &mut out, try_first);
+    if let Some(c) = conn(lp, ck) {
+        c.out_base += queued;
+        if c.outbuf.is_empty() {
+            c.outbuf = out;
+        }
+    }
+}
+
+/// Sends `out`, a connection's output taken out of it: with `try_first`,
+/// straight to the OS if nothing waits on the socket (as Node's `net` tries
+/// `uv_try_write` before queueing), so the buffer is kept for the next
+/// response; what the OS does not take is queued on the socket as one
+/// chunk (its allocation is used again once the socket has written it).
+/// Leaves `out` empty; returns how many bytes were queued.
+///
+/// Callers try first only while `outbuf` is below the socket's mark: a
+/// response whose `write` said stop waits for the socket's `drain`, which
+/// only a write through the stream can bring.
+fn send_out(lp: &mut Loop, socket: Socket, out: &mut BytesMut, try_first: bool) -> usize {
+    if out.is_empty() {
+        return 0;
+    }
+    if try_first && let Ok(n) = socket.try_write(lp, out) {
+        if n == out.len() {
+            out.clear();
+            return 0;
+        }
+        out.advance(n);
+    }
+    let rest = out.split().freeze();
+    let queued = rest.len();
+    socket.write(lp, rest);
+    queued
 }
 
 /// What a response needs to write its head: its slot, the `Date` value,
