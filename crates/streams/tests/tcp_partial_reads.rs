@@ -10,7 +10,6 @@ use std::net::{Shutdown, TcpStream};
 
 use bytes::Bytes;
 use eventide_loop_phases::Loop;
-use eventide_streams::net::{Server, ServerOptions};
 use util::{Log, record_readable, run_bounded};
 
 /// The client writes `len` bytes and shuts its side down before the server
@@ -19,27 +18,14 @@ fn data_then_fin_before_accept(len: usize) {
     let mut lp = Loop::new();
     let log = Log::new();
     let got = util::shared(Vec::new());
-    let this_server = util::shared(None::<Server>);
-    let (l, g, ts) = (log.clone(), got.clone(), this_server.clone());
-    let server = Server::listen_tcp(
-        &mut lp,
-        "127.0.0.1:0".parse().unwrap(),
-        ServerOptions::default(),
-        move |lp, conn| {
-            let received = record_readable(lp, *conn, &l);
-            let (g, ts) = (g.clone(), ts.clone());
-            conn.on_end(lp, move |lp| {
-                g.borrow_mut().extend_from_slice(&received.borrow());
-                conn.end(lp, None);
-                if let Some(server) = ts.borrow_mut().take() {
-                    server.close(lp);
-                }
-            });
-        },
-    )
-    .unwrap();
-    *this_server.borrow_mut() = Some(server);
-    let addr = server.local_addr(&lp).unwrap();
+    let (l, g) = (log.clone(), got.clone());
+    let addr = util::serve_one(&mut lp, move |lp, conn| {
+        let received = record_readable(lp, *conn, &l);
+        conn.on_end(lp, move |lp| {
+            g.borrow_mut().extend_from_slice(&received.borrow());
+            conn.end(lp, None);
+        });
+    });
     let sent: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
     let mut client = TcpStream::connect(addr).unwrap();
     client.write_all(&sent).unwrap();
@@ -76,28 +62,11 @@ fn a_fin_that_comes_after_more_than_one_buffer_is_seen() {
 fn data_after_a_short_read_raises_a_new_event() {
     const ROUNDS: usize = 200;
     let mut lp = Loop::new();
-    let this_server = util::shared(None::<Server>);
-    let ts = this_server.clone();
-    let server = Server::listen_tcp(
-        &mut lp,
-        "127.0.0.1:0".parse().unwrap(),
-        ServerOptions::default(),
-        move |lp, conn| {
-            conn.on_data(lp, move |lp, chunk: Bytes| {
-                conn.write(lp, chunk);
-            });
-            // The client leaving ends the test: the server closes too.
-            let ts = ts.clone();
-            conn.on_end(lp, move |lp| {
-                if let Some(server) = ts.borrow_mut().take() {
-                    server.close(lp);
-                }
-            });
-        },
-    )
-    .unwrap();
-    *this_server.borrow_mut() = Some(server);
-    let addr = server.local_addr(&lp).unwrap();
+    let addr = util::serve_one(&mut lp, |lp, conn| {
+        conn.on_data(lp, move |lp, chunk: Bytes| {
+            conn.write(lp, chunk);
+        });
+    });
     let client = std::thread::spawn(move || {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(util::ms(5_000))).unwrap();

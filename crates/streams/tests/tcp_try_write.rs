@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use eventide_loop_phases::Loop;
-use eventide_streams::net::{Server, ServerOptions, Socket};
+use eventide_streams::net::Socket;
 use util::run_bounded;
 
 /// Runs `on_conn` on the one accepted socket, then closes the server; the
@@ -19,26 +19,14 @@ use util::run_bounded;
 /// returned with what `on_conn` returned.
 fn serve_one<T: 'static>(
     read_after: Duration,
-    on_conn: impl Fn(&mut Loop, Socket) -> T + 'static,
+    on_conn: impl FnOnce(&mut Loop, Socket) -> T + 'static,
 ) -> (Vec<u8>, T) {
     let mut lp = Loop::new();
     let result = util::shared(None::<T>);
-    let this_server = util::shared(None::<Server>);
-    let (r, ts) = (result.clone(), this_server.clone());
-    let server = Server::listen_tcp(
-        &mut lp,
-        "127.0.0.1:0".parse().unwrap(),
-        ServerOptions::default(),
-        move |lp, conn| {
-            *r.borrow_mut() = Some(on_conn(lp, conn));
-            if let Some(server) = ts.borrow_mut().take() {
-                server.close(lp);
-            }
-        },
-    )
-    .unwrap();
-    *this_server.borrow_mut() = Some(server);
-    let addr = server.local_addr(&lp).unwrap();
+    let r = result.clone();
+    let addr = util::serve_one(&mut lp, move |lp, conn| {
+        *r.borrow_mut() = Some(on_conn(lp, conn));
+    });
     let client = std::thread::spawn(move || {
         let mut s = TcpStream::connect(addr).unwrap();
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();

@@ -29,6 +29,35 @@ pub fn echo_server(lp: &mut Loop) -> eventide_streams::net::Server {
     .unwrap()
 }
 
+/// A TCP server on 127.0.0.1 that hands its first connection to `on_conn`
+/// and stops listening, so that the loop runs as long as that connection.
+/// Returns the address to connect to.
+pub fn serve_one(
+    lp: &mut Loop,
+    on_conn: impl FnOnce(&mut Loop, eventide_streams::net::Socket) + 'static,
+) -> std::net::SocketAddr {
+    use eventide_streams::net::{Server, ServerOptions};
+    let this_server = shared(None::<Server>);
+    let ts = this_server.clone();
+    let mut on_conn = Some(on_conn);
+    let server = Server::listen_tcp(
+        lp,
+        "127.0.0.1:0".parse().unwrap(),
+        ServerOptions::default(),
+        move |lp, conn| {
+            if let Some(server) = ts.borrow_mut().take() {
+                server.close(lp);
+            }
+            if let Some(f) = on_conn.take() {
+                f(lp, conn);
+            }
+        },
+    )
+    .unwrap();
+    *this_server.borrow_mut() = Some(server);
+    server.local_addr(lp).unwrap()
+}
+
 /// Milliseconds as a `Duration`.
 pub fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
