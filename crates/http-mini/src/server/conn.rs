@@ -298,7 +298,16 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
                 input_ended = c.client_ended;
                 break;
             }
-            Ok(Some(Event::Head(head))) => on_head(lp, ck, head),
+            Ok(Some(Event::Head(head))) => {
+                if head.body == BodyKind::Empty {
+                    // A request without a body ends with its head: its `End`
+                    // (which has nothing to end) is taken now, not by another
+                    // turn of this loop.
+                    let end = c.parser.next_event(&mut c.inbuf);
+                    debug_assert!(matches!(end, Ok(Some(Event::End { .. }))), "{end:?}");
+                }
+                on_head(lp, ck, head);
+            }
             Ok(Some(Event::Data(data))) => on_body_data(lp, ck, data),
             // The end of a request without a body: nothing to end.
             Ok(Some(Event::End { .. })) if c.receiving.is_none() => {}
