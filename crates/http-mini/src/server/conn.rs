@@ -319,27 +319,15 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
         }
     }
     // The pass's output goes to the socket, after the large writes held by
-    // the cork, if any.
-    let mut out = BytesMut::new();
-    if let Some(c) = conn(lp, ck) {
-        let corked = std::mem::take(&mut c.corked);
-        let try_first = !corked && out_below_mark(c);
-        out = std::mem::take(&mut c.outbuf);
-        let queued = send_out(lp, socket, &mut out, try_first);
-        if corked {
-            socket.uncork(lp);
-        }
-        if let Some(c) = conn(lp, ck) {
-            c.out_base += queued;
-        }
+    // the cork, if any (`try_write` refuses while the socket is corked).
+    let corked = conn(lp, ck).is_some_and(|c| std::mem::take(&mut c.corked));
+    flush_out(lp, ck);
+    if corked {
+        socket.uncork(lp);
     }
     let h = http(lp);
     if let Some(c) = h.conns.get_mut(ck) {
         c.processing = false;
-        if c.outbuf.is_empty() {
-            // Its allocation, for the next pass (or the spares, below).
-            c.outbuf = out;
-        }
         if c.slots.is_empty() {
             // An idle connection keeps no buffer: it goes back to the loop's
             // spares if nothing else holds part of it.
@@ -632,7 +620,15 @@ fn out_below_mark(c: &Conn) -> bool {
     c.out_base + c.outbuf.len() < c.out_hwm
 }
 
-/// Hands what waits in `outbuf` to the socket (see [`send_out`]).
+/// Hands what waits in `outbuf` to the socket: straight to the OS if
+/// nothing waits on the socket (as Node's `net` tries `uv_try_write` before
+/// queueing), so `outbuf` keeps its allocation for the next response; what
+/// the OS does not take is queued on the socket as one chunk (its
+/// allocation is used again once the socket has written it).
+///
+/// Not tried past the socket's mark: a response whose `write` said stop
+/// waits for the socket's `drain`, which only a write through the stream
+/// brings.
 fn flush_out(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
     if c.outbuf.is_empty() {
@@ -641,40 +637,25 @@ fn flush_out(lp: &mut Loop, ck: Key) {
     let socket = c.socket;
     let try_first = out_below_mark(c);
     let mut out = std::mem::take(&mut c.outbuf);
-    let queued = send_out(lp, socket, &mut out, try_first);
+    if try_first && let Ok(n) = socket.try_write(lp, &out) {
+        if n == out.len() {
+            out.clear();
+        } else {
+            out.advance(n);
+        }
+    }
+    let mut queued = 0;
+    if !out.is_empty() {
+        let rest = out.split().freeze();
+        queued = rest.len();
+        socket.write(lp, rest);
+    }
     if let Some(c) = conn(lp, ck) {
         c.out_base += queued;
         if c.outbuf.is_empty() {
             c.outbuf = out;
         }
     }
-}
-
-/// Sends `out`, a connection's output taken out of it: with `try_first`,
-/// straight to the OS if nothing waits on the socket (as Node's `net` tries
-/// `uv_try_write` before queueing), so the buffer is kept for the next
-/// response; what the OS does not take is queued on the socket as one
-/// chunk (its allocation is used again once the socket has written it).
-/// Leaves `out` empty; returns how many bytes were queued.
-///
-/// Callers try first only while `outbuf` is below the socket's mark: a
-/// response whose `write` said stop waits for the socket's `drain`, which
-/// only a write through the stream can bring.
-fn send_out(lp: &mut Loop, socket: Socket, out: &mut BytesMut, try_first: bool) -> usize {
-    if out.is_empty() {
-        return 0;
-    }
-    if try_first && let Ok(n) = socket.try_write(lp, out) {
-        if n == out.len() {
-            out.clear();
-            return 0;
-        }
-        out.advance(n);
-    }
-    let rest = out.split().freeze();
-    let queued = rest.len();
-    socket.write(lp, rest);
-    queued
 }
 
 /// What a response needs to write its head: its slot, the `Date` value,
