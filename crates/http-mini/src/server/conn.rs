@@ -1,14 +1,15 @@
 //! One server connection: bytes in, requests out to the handler, responses
 //! back in request order, timeouts, and the way it ends.
 //!
-//! The connection reads the socket in flowing mode and feeds the bytes to
-//! its [`RequestParser`]. Each parsed head opens a response *slot*; slots
+//! The connection takes the socket's bytes as they are read, past its
+//! readable side ([`Socket::consume_keyed`], as Node's HTTP server consumes
+//! its socket's handle), and feeds them to its [`RequestParser`]. Each parsed head opens a response *slot*; slots
 //! are kept in request order and only the front one writes to the socket,
 //! so pipelined responses cannot interleave. While a pass over the input
 //! runs ([`process`]), the front response's output is encoded into the
 //! connection's output buffer, which goes to the socket as one chunk when
 //! the pass ends: a batch of pipelined requests is answered with one write.
-//! Reading pauses (backpressure to the client) while a request body is not
+//! Reading stops (backpressure to the client) while a request body is not
 //! being consumed, or while too many responses are in flight.
 
 use std::collections::VecDeque;
@@ -204,12 +205,14 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
     });
     connection_opened(lp, server);
     // Plain functions with the connection's key: no closure to allocate.
-    socket.on_data_keyed(lp, ck, on_data);
     socket.on_drain_keyed(lp, ck, on_drain);
     socket.on_end_keyed(lp, ck, on_client_end);
     socket.on_close_keyed(lp, ck, on_close);
     // A connection that never sends a complete head is cut off too.
     begin_request_timing(lp, ck);
+    // The bytes come straight from the socket's reads, not through its
+    // readable side (Node's `parser.consume`).
+    socket.consume_keyed(lp, ck, on_data);
 }
 
 fn on_data(lp: &mut Loop, ck: Key, chunk: Bytes) {
@@ -290,7 +293,7 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
             && c.slots.len() >= c.options.max_pipelined
         {
             c.too_many_in_flight = true;
-            socket.pause(lp);
+            socket.read_stop(lp);
             break;
         }
         match c.parser.next_event(&mut c.inbuf) {
@@ -494,7 +497,7 @@ fn fail(lp: &mut Loop, ck: Key, status: u16, message: &str, body_error: StreamEr
     c.discard_budget = None;
     let socket = c.socket;
     let receiving = c.receiving.take();
-    socket.pause(lp);
+    socket.read_stop(lp);
     // If the responses in flight never finish, do not wait for them forever
     // (closing normally replaces this deadline with the linger one).
     arm(lp, ck, Deadline::Closing, Some(ERROR_GRACE));
@@ -762,7 +765,7 @@ fn advance(lp: &mut Loop, ck: Key) {
     };
     if let Some((socket, read_on)) = resume {
         if read_on {
-            socket.resume(lp);
+            socket.read_start(lp);
         }
         process(lp, ck);
     }
@@ -784,7 +787,7 @@ fn discard_rest(lp: &mut Loop, ck: Key, body: &BodyState) {
     if c.body_full {
         c.body_full = false;
         let socket = c.socket;
-        socket.resume(lp);
+        socket.read_start(lp);
     }
 }
 
@@ -820,7 +823,7 @@ fn maybe_idle(lp: &mut Loop, ck: Key) {
             // cut off a client that never closes. Reading also keeps unread
             // bytes from turning the close into a reset, which could destroy
             // the last response before the client reads it.
-            socket.resume(lp);
+            socket.read_start(lp);
             arm(lp, ck, Deadline::Closing, Some(LINGER));
         }
         return;
@@ -846,7 +849,7 @@ fn pause_for_body(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
     c.body_full = true;
     let socket = c.socket;
-    socket.pause(lp);
+    socket.read_stop(lp);
 }
 
 /// The handler reads the body: send `100 Continue` if the client waits for
@@ -861,7 +864,7 @@ pub(crate) fn body_wanted(lp: &mut Loop, ck: Key, seq: u64) {
         c.body_full = false;
         let socket = c.socket;
         if !c.too_many_in_flight {
-            socket.resume(lp);
+            socket.read_start(lp);
         }
         process(lp, ck);
     }

@@ -112,6 +112,9 @@ impl Io {
     }
 }
 
+/// A consumer of a socket's reads ([`Socket::consume_keyed`]).
+type ConsumeFn = fn(&mut Loop, Key, Bytes);
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
     /// Waiting for a host name to resolve.
@@ -127,6 +130,9 @@ pub(crate) struct SocketState {
     watch: Option<IoWatch>,
     pub(crate) phase: Phase,
     want_read: bool,
+    /// Reads go to this function with this key, not to the readable side
+    /// ([`Socket::consume_keyed`]).
+    consumer: Option<(ConsumeFn, Key)>,
     read_ready: bool,
     /// An event said the peer's side is closed (or the socket failed): no
     /// event may follow, so reads go on until end of stream or an error.
@@ -370,6 +376,78 @@ impl Socket {
         Ok(sent)
     }
 
+    /// Hands every chunk read from now on straight to `f(lp, key, chunk)`,
+    /// past the readable side's buffer and its `data` listeners: libuv's
+    /// `uv_read_start` with its read callback, which Node's HTTP server
+    /// uses in the same way (`parser.consume(socket._handle)`) so that a
+    /// chunk costs no trip through the stream machinery. For the rest of
+    /// the socket's life, reading is started and stopped by the consumer
+    /// alone ([`Socket::read_stop`], [`Socket::read_start`]): `pause`,
+    /// `resume` and the readable high-water mark no longer govern it. The
+    /// end of the stream, errors and `close` take their usual way (the
+    /// readable side is set flowing, so `end` is emitted). Bytes the
+    /// readable side already held are handed to `f` first, as one chunk.
+    ///
+    /// ```no_run
+    /// # use eventide_loop_phases::Loop;
+    /// # use eventide_reactor::slab::Key;
+    /// # use eventide_streams::net::Socket;
+    /// # use bytes::Bytes;
+    /// fn on_bytes(lp: &mut Loop, parser: Key, chunk: Bytes) {
+    ///     // Parse `chunk`; call `read_stop` on the socket while the parser
+    ///     // cannot take more, and `read_start` when it can.
+    /// }
+    /// fn accepted(lp: &mut Loop, socket: Socket, parser: Key) {
+    ///     socket.consume_keyed(lp, parser, on_bytes);
+    /// }
+    /// ```
+    pub fn consume_keyed(self, lp: &mut Loop, key: Key, f: ConsumeFn) {
+        let Some(s) = socket(lp, self.0.key) else {
+            return;
+        };
+        s.consumer = Some((f, key));
+        let held =
+            table::read_side::<Bytes>(lp, self.0.key).and_then(|side| side.state.read(None).data);
+        self.0.resume(lp);
+        self.read_start(lp);
+        if let Some(chunk) = held {
+            f(lp, key, chunk);
+        }
+    }
+
+    /// Starts reading again after [`Socket::read_stop`] (libuv's
+    /// `uv_read_start`). Only for a socket handed to a consumer with
+    /// [`Socket::consume_keyed`]; the stream's `resume` governs another.
+    pub fn read_start(self, lp: &mut Loop) {
+        let key = self.0.key;
+        let Some(s) = socket(lp, key) else { return };
+        if s.consumer.is_none() {
+            return;
+        }
+        let (activity, feed) = want_reading(s);
+        set_active(lp, activity);
+        if feed {
+            feed_readable(lp, key);
+        }
+    }
+
+    /// Stops reading (libuv's `uv_read_stop`): no chunk reaches the
+    /// consumer, not even from inside the read that delivers the current
+    /// one, until [`Socket::read_start`]; the kernel's buffer fills and TCP
+    /// slows the peer down. Only for a socket handed to a consumer with
+    /// [`Socket::consume_keyed`]; the stream's `pause` governs another.
+    pub fn read_stop(self, lp: &mut Loop) {
+        let Some(s) = socket(lp, self.0.key) else {
+            return;
+        };
+        if s.consumer.is_none() {
+            return;
+        }
+        s.want_read = false;
+        let activity = s.activity();
+        set_active(lp, activity);
+    }
+
     /// Sets (or with `None` clears) the idle timeout (Node's `setTimeout`).
     pub fn set_timeout(self, lp: &mut Loop, timeout: Option<Duration>) {
         let key = self.0.key;
@@ -480,6 +558,7 @@ pub(crate) fn new_socket(
         watch: None,
         phase,
         want_read: true,
+        consumer: None,
         read_ready: false,
         read_closing: false,
         in_read: false,
@@ -743,12 +822,16 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
                 if drained {
                     s.read_ready = false;
                 }
-                let idle_timed = s.times_idle();
+                let (idle_timed, consumer) = (s.times_idle(), s.consumer);
                 let chunk = buffer.split(n);
                 if idle_timed {
                     touch(lp, key);
                 }
-                if !stream.push(lp, chunk) {
+                if let Some((f, consumer_key)) = consumer {
+                    // The consumer stops reading with `read_stop`, which the
+                    // next turn of this loop sees.
+                    f(lp, consumer_key, chunk);
+                } else if !stream.push(lp, chunk) {
                     // Full: stop until the consumer asks again (backpressure).
                     if let Some(s) = socket(lp, key) {
                         s.want_read = false;
@@ -793,6 +876,17 @@ fn feed_readable(lp: &mut Loop, key: Key) {
     let Some(w) = s.watch else { return };
     s.feed_queued = true;
     lp.io_feed(w, Readiness::READABLE);
+}
+
+/// Marks reading as wanted. Returns the watch's activity to set, and
+/// whether to have the loop look again in its next poll phase
+/// ([`feed_readable`]): edge-triggered, data that arrived while reading was
+/// off raised no new event.
+fn want_reading(s: &mut SocketState) -> (Option<(IoWatch, bool)>, bool) {
+    s.want_read = true;
+    // Asked from inside our own read loop (a consumer took the chunk we
+    // pushed): that loop goes on reading by itself.
+    (s.activity(), s.read_ready && !s.in_read)
 }
 
 /// Writes as much of the unsent queue as the kernel takes.
@@ -899,16 +993,13 @@ impl Source<Bytes> for SocketSource {
     fn read(&mut self, lp: &mut Loop, stream: Readable<Bytes>, _size: usize) {
         let key = stream.key;
         let Some(s) = socket(lp, key) else { return };
-        s.want_read = true;
-        // Asked from inside our own read loop (a consumer took the chunk we
-        // pushed): that loop goes on reading by itself.
-        let feed = s.read_ready && !s.in_read;
-        let activity = s.activity();
-        set_active(lp, activity);
-        // Edge-triggered: data that arrived while we were full raised no new
-        // event, so look again in the next poll phase.
-        if feed {
-            feed_readable(lp, key);
+        // A consumer starts and stops reading by itself.
+        if s.consumer.is_none() {
+            let (activity, feed) = want_reading(s);
+            set_active(lp, activity);
+            if feed {
+                feed_readable(lp, key);
+            }
         }
     }
 
