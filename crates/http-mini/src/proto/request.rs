@@ -100,6 +100,13 @@ impl RequestParser {
         matches!(self.state, State::Head) && !self.scan.in_progress()
     }
 
+    /// Whether the parser is as new: idle, and no empty line before the
+    /// next request skipped either. A server may then drop it and parse the
+    /// connection's next request with a new one (with the same limits).
+    pub fn is_fresh(&self) -> bool {
+        matches!(self.state, State::Head) && self.scan.is_fresh()
+    }
+
     /// Consumes bytes from the front of `buf` and returns the next event,
     /// or `Ok(None)` if more bytes are needed.
     ///

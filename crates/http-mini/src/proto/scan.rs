@@ -68,6 +68,12 @@ impl HeadScan {
         self.started
     }
 
+    /// Whether nothing of the next message, not even an empty line before
+    /// it, was seen.
+    pub(crate) fn is_fresh(&self) -> bool {
+        !self.started && self.empty_lines == 0
+    }
+
     /// Drops the empty lines that may precede a message (at most
     /// [`MAX_LEADING_EMPTY_LINES`]). Returns whether `buf` now starts with
     /// the first byte of a head.

@@ -22,7 +22,7 @@ use eventide_reactor::slab::Key;
 use eventide_streams::net::Socket;
 use eventide_streams::{Readable, StreamError};
 
-use crate::proto::{BodyKind, Event, ParseError, RequestHead, RequestParser, Version};
+use crate::proto::{BodyKind, Event, Limits, ParseError, RequestHead, RequestParser, Version};
 use crate::server::request::Request;
 use crate::server::response::{ResState, Response};
 use crate::server::slots::Slots;
@@ -85,7 +85,10 @@ pub(crate) struct Slot {
 pub(crate) struct Conn {
     pub(crate) server: Key,
     pub(crate) socket: Socket,
-    parser: RequestParser,
+    /// The request parser, while the connection is busy: an idle one gives
+    /// it back ([`Http::spare_parser`](crate::server::Http)), as it does its
+    /// buffers, so idle connections hold none.
+    parser: Option<Box<RequestParser>>,
     inbuf: BytesMut,
     /// Output of the front response made during a pass of [`process`]: the
     /// responses to a batch of pipelined requests are encoded into it and
@@ -140,6 +143,7 @@ pub(crate) struct ServerOptionsRef {
     max_pipelined: usize,
     pub(crate) high_water_mark: usize,
     max_discard: u64,
+    limits: Limits,
 }
 
 impl From<&ServerOptions> for ServerOptionsRef {
@@ -152,6 +156,7 @@ impl From<&ServerOptions> for ServerOptionsRef {
             max_pipelined: o.max_pipelined.max(1),
             high_water_mark: o.high_water_mark,
             max_discard: o.max_discard,
+            limits: o.limits,
         }
     }
 }
@@ -174,12 +179,11 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
         return;
     };
     let options = Rc::clone(&s.conn_options);
-    let parser = RequestParser::with_limits(s.options.limits);
     let out_hwm = socket.writable_high_water_mark(lp);
     let ck = http(lp).conns.insert(Conn {
         server,
         socket,
-        parser,
+        parser: None,
         inbuf: BytesMut::new(),
         outbuf: BytesMut::new(),
         out_base: 0,
@@ -276,6 +280,12 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
         c.out_base = base;
         // (Room for a few small responses; a large one grows it.)
         take_spare(&mut c.outbuf, &mut h.spare_out, BUF_SIZE / 4);
+        if c.parser.is_none() {
+            let limits = c.options.limits;
+            let mut parser = h.spare_parser.take().unwrap_or_default();
+            *parser = RequestParser::with_limits(limits);
+            c.parser = Some(parser);
+        }
     }
     let mut input_ended = false;
     loop {
@@ -296,7 +306,10 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
             socket.read_stop(lp);
             break;
         }
-        match c.parser.next_event(&mut c.inbuf) {
+        let Some(parser) = c.parser.as_deref_mut() else {
+            break;
+        };
+        match parser.next_event(&mut c.inbuf) {
             Ok(None) => {
                 input_ended = c.client_ended;
                 break;
@@ -306,7 +319,7 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
                     // A request without a body ends with its head: its `End`
                     // (which has nothing to end) is taken now, not by another
                     // turn of this loop.
-                    let end = c.parser.next_event(&mut c.inbuf);
+                    let end = parser.next_event(&mut c.inbuf);
                     debug_assert!(matches!(end, Ok(Some(Event::End { .. }))), "{end:?}");
                 }
                 on_head(lp, ck, head);
@@ -336,6 +349,10 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
             // spares if nothing else holds part of it.
             if c.inbuf.is_empty() {
                 give_back(&mut c.inbuf, &mut h.spare_in);
+                if c.parser.as_ref().is_some_and(|p| p.is_fresh()) {
+                    let parser = c.parser.take();
+                    h.spare_parser = h.spare_parser.take().or(parser);
+                }
             }
             give_back(&mut c.outbuf, &mut h.spare_out);
         }
@@ -903,7 +920,8 @@ fn on_client_end(lp: &mut Loop, ck: Key) {
 fn client_input_done(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
     c.close_after = true;
-    if c.parser.eof().is_err() {
+    // No parser: the connection was idle, between requests.
+    if c.parser.as_mut().is_some_and(|p| p.eof().is_err()) {
         // Ended in the middle of a request.
         if let Some(seq) = c.receiving
             && let Some(stream) = slot(lp, ck, seq).and_then(|s| s.body.stream)

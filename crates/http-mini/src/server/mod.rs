@@ -58,7 +58,7 @@ pub use request::Request;
 pub use response::Response;
 
 use crate::proto::encode::http_date;
-use crate::proto::{Headers, Limits};
+use crate::proto::{Headers, Limits, RequestParser};
 use conn::Conn;
 
 /// Options of a [`Server`]; `Default` gives Node's defaults.
@@ -136,8 +136,7 @@ type Handler = Rc<RefCell<dyn FnMut(&mut Loop, Request, Response)>>;
 pub(crate) struct ServerState {
     net: Option<net::Server>,
     handler: Handler,
-    pub(crate) options: ServerOptions,
-    /// What every connection consults per request, shared by them.
+    /// What every connection consults, shared by them.
     pub(crate) conn_options: Rc<conn::ServerOptionsRef>,
     open: usize,
     closing: bool,
@@ -160,6 +159,8 @@ pub(crate) struct Http {
     pub(crate) spare_out: Option<BytesMut>,
     pub(crate) spare_slots: Option<slots::Slots>,
     pub(crate) spare_headers: Option<Headers>,
+    /// A parser as new, given back by a connection gone idle.
+    pub(crate) spare_parser: Option<Box<RequestParser>>,
 }
 
 /// The key of this table in loop storage (an index, not a map lookup).
@@ -243,7 +244,6 @@ impl Server {
             net: None,
             handler: Rc::new(RefCell::new(handler)),
             conn_options: Rc::new(conn::ServerOptionsRef::from(&options)),
-            options: options.clone(),
             open: 0,
             closing: false,
             on_closed: Vec::new(),

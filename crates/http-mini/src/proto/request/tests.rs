@@ -437,3 +437,33 @@ fn extension_methods_and_targets() {
         Bytes::from_static(b"http://a.example/x")
     );
 }
+
+#[test]
+fn fresh_only_between_requests_with_nothing_of_the_next_seen() {
+    let mut p = RequestParser::new();
+    assert!(p.is_fresh());
+    let mut buf = BytesMut::from(&b"GET / HTTP/1.1\r\n\r\n"[..]);
+    while p.next_event(&mut buf).unwrap().is_some() {}
+    assert!(p.is_fresh(), "a whole request taken");
+
+    // An empty line before the next request counts toward its limit.
+    let mut buf = BytesMut::from(&b"\r\n"[..]);
+    assert_eq!(p.next_event(&mut buf), Ok(None));
+    assert!(p.is_idle() && !p.is_fresh());
+
+    let mut p = RequestParser::new();
+    assert_eq!(
+        p.next_event(&mut BytesMut::from(&b"GET / HT"[..])),
+        Ok(None)
+    );
+    assert!(!p.is_fresh(), "mid-head");
+
+    let mut p = RequestParser::new();
+    let mut buf = BytesMut::from(&b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nab"[..]);
+    while p.next_event(&mut buf).unwrap().is_some() {}
+    assert!(!p.is_fresh(), "mid-body");
+
+    let mut p = RequestParser::new();
+    assert_eq!(p.eof(), Ok(()));
+    assert!(!p.is_fresh(), "closed");
+}
