@@ -507,8 +507,7 @@ pub(crate) fn schedule_end<R: Chunk>(lp: &mut Loop, key: Key) {
     table::next_tick(lp, key, end_readable::<R>);
 }
 
-/// Emits `end` once, then ends the writable side of a duplex that does not
-/// allow half-open, then destroys the stream if it is done.
+/// Emits `end` ([`emit_end`]) if the readable side's state says it is due.
 fn end_readable<R: Chunk>(lp: &mut Loop, key: Key) {
     let Some(side) = table::read_side::<R>(lp, key) else {
         return;
@@ -516,9 +515,20 @@ fn end_readable<R: Chunk>(lp: &mut Loop, key: Key) {
     if !side.state.end_due() || !side.state.mark_end_emitted() {
         return;
     }
-    if let Some(e) = table::entry(lp, key) {
-        e.ended = Some(true);
+    emit_end(lp, key);
+}
+
+/// Emits `end` once, then ends the writable side of a duplex that does not
+/// allow half-open, and destroys the stream if it is done. Called directly
+/// for a stream whose readable side was taken out (a consumed socket).
+pub(crate) fn emit_end(lp: &mut Loop, key: Key) {
+    let Some(e) = table::entry(lp, key) else {
+        return;
+    };
+    if e.destroyed || e.ended != Some(false) {
+        return;
     }
+    e.ended = Some(true);
     table::emit(lp, key, Event::End);
     let Some(e) = table::entry(lp, key) else {
         return;

@@ -147,6 +147,12 @@ impl Entry {
         self.read.as_mut()?.downcast_mut()
     }
 
+    /// Takes the readable side out (a consumed socket's, which it no longer
+    /// needs); `ended` stays as it is, so `end` is still emitted once.
+    pub(crate) fn take_read_side<R: Chunk>(&mut self) -> Option<Box<ReadSide<R>>> {
+        self.read.take()?.downcast().ok()
+    }
+
     /// The writable side, if it has one of item type `W`.
     pub(crate) fn write_side<W: Chunk>(&mut self) -> Option<&mut WriteSide<W>> {
         self.write.as_mut()?.downcast_mut()

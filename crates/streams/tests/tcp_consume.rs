@@ -173,3 +173,23 @@ fn bytes_buffered_before_consuming_come_first() {
     assert_eq!(seen.data_events, 0);
     assert_eq!(seen.at_end, Some(11));
 }
+
+#[test]
+fn an_end_read_before_consuming_is_still_emitted() {
+    let mut lp = serve(
+        |lp, socket| {
+            watch(lp, socket);
+            socket.pause(lp);
+            // The client's bytes and (most likely) its FIN are read into the
+            // paused readable side before it is consumed.
+            lp.set_timeout(Duration::from_millis(100), move |lp| {
+                socket.consume_keyed(lp, KEY, record);
+            });
+        },
+        send_all(b"all of it".to_vec()),
+    );
+    let seen = lp.ext::<Seen>();
+    assert_eq!(seen.bytes(), b"all of it");
+    assert_eq!(seen.at_end, Some(9));
+    assert!(seen.closed);
+}

@@ -35,6 +35,7 @@ use crate::error::StreamError;
 use crate::listeners::{Callback, ListenerId, Listeners};
 use crate::net::read_buffer::ReadBuffer;
 use crate::net::server::connection_closed;
+use crate::readable::emit_end;
 use crate::stream::{Duplex, Readable, Sink, Source, Stream, StreamOptions, Writable, WriteStatus};
 use crate::table;
 
@@ -376,17 +377,17 @@ impl Socket {
         Ok(sent)
     }
 
-    /// Hands every chunk read from now on straight to `f(lp, key, chunk)`,
-    /// past the readable side's buffer and its `data` listeners: libuv's
-    /// `uv_read_start` with its read callback, which Node's HTTP server
-    /// uses in the same way (`parser.consume(socket._handle)`) so that a
-    /// chunk costs no trip through the stream machinery. For the rest of
-    /// the socket's life, reading is started and stopped by the consumer
-    /// alone ([`Socket::read_stop`], [`Socket::read_start`]): `pause`,
-    /// `resume` and the readable high-water mark no longer govern it. The
-    /// end of the stream, errors and `close` take their usual way (the
-    /// readable side is set flowing, so `end` is emitted). Bytes the
-    /// readable side already held are handed to `f` first, as one chunk.
+    /// Hands every chunk read from now on straight to `f(lp, key, chunk)`:
+    /// libuv's `uv_read_start` with its read callback, which Node's HTTP
+    /// server uses in the same way (`parser.consume(socket._handle)`) so that
+    /// a chunk costs no trip through the stream machinery. The readable side
+    /// is released, and its memory with it: for the rest of the socket's
+    /// life, `data` listeners, `pipe`, `read`, `pause` and `resume` do not
+    /// apply to it, and reading is started and stopped by the consumer alone
+    /// ([`Socket::read_stop`], [`Socket::read_start`]). What the readable
+    /// side held is handed to `f` first, as one chunk. The end of the stream
+    /// is still emitted as `end` (on the next tick), errors as `error`, and
+    /// `close` comes as usual; the writable side is untouched.
     ///
     /// ```no_run
     /// # use eventide_loop_phases::Loop;
@@ -406,12 +407,18 @@ impl Socket {
             return;
         };
         s.consumer = Some((f, key));
-        let held =
-            table::read_side::<Bytes>(lp, self.0.key).and_then(|side| side.state.read(None).data);
-        self.0.resume(lp);
+        // The readable side has no use any more: its memory goes, and what it
+        // held goes to the consumer first.
+        let side = table::entry(lp, self.0.key).and_then(|e| e.take_read_side::<Bytes>());
+        let (held, eof_read) = side.map_or((None, false), |mut side| {
+            (side.state.read(None).data, side.state.is_ended())
+        });
         self.read_start(lp);
         if let Some(chunk) = held {
             f(lp, key, chunk);
+        }
+        if eof_read {
+            table::next_tick(lp, self.0.key, emit_end);
         }
     }
 
@@ -811,8 +818,15 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
             Ok(0) => {
                 s.eof = true;
                 s.read_ready = false;
+                let consumed = s.consumer.is_some();
                 update_active(lp, key);
-                stream.push_eof(lp);
+                if consumed {
+                    // No readable side to end: `end` comes as it would
+                    // from one, on the next tick.
+                    table::next_tick(lp, key, emit_end);
+                } else {
+                    stream.push_eof(lp);
+                }
                 return;
             }
             Ok(n) => {
@@ -993,13 +1007,10 @@ impl Source<Bytes> for SocketSource {
     fn read(&mut self, lp: &mut Loop, stream: Readable<Bytes>, _size: usize) {
         let key = stream.key;
         let Some(s) = socket(lp, key) else { return };
-        // A consumer starts and stops reading by itself.
-        if s.consumer.is_none() {
-            let (activity, feed) = want_reading(s);
-            set_active(lp, activity);
-            if feed {
-                feed_readable(lp, key);
-            }
+        let (activity, feed) = want_reading(s);
+        set_active(lp, activity);
+        if feed {
+            feed_readable(lp, key);
         }
     }
 
