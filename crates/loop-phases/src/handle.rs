@@ -24,6 +24,14 @@ pub(crate) type RepeatCb = Box<dyn FnMut(&mut Loop)>;
 /// An I/O watcher's callback.
 pub(crate) type IoCb = Box<dyn FnMut(&mut Loop, IoWatch, Readiness)>;
 
+/// What an I/O watch calls: a closure, or a plain function and the key it
+/// is called with, which takes no heap block (a server has a watch per
+/// socket).
+pub(crate) enum IoCallback {
+    Boxed(IoCb),
+    Keyed(fn(&mut Loop, Key, Readiness), Key),
+}
+
 /// The id of a handle in the loop's handle table.
 ///
 /// Crates above the loop create their own handles with `Loop::handle_new` to
@@ -155,7 +163,7 @@ pub(crate) enum Kind {
     Io {
         fd: i32,
         watcher: Option<WatcherId>,
-        cb: Option<IoCb>,
+        cb: Option<IoCallback>,
     },
     /// An async handle.
     Async {

@@ -11,11 +11,14 @@
 
 use std::io;
 
+use eventide_reactor::slab::Key;
 use eventide_reactor::sys::{AsDescriptor, FdSource};
 use eventide_reactor::{Interest, Readiness, Source, WatcherId};
 
 use crate::event_loop::Loop;
-use crate::handle::{ACTIVE, CLOSING, HandleEntry, HandleId, IoCb, IoWatch, Kind, REFERENCED};
+use crate::handle::{
+    ACTIVE, CLOSING, HandleEntry, HandleId, IoCallback, IoWatch, Kind, REFERENCED,
+};
 use crate::trace::CallbackKind;
 
 impl Loop {
@@ -61,7 +64,70 @@ impl Loop {
     where
         S: Source + AsDescriptor + ?Sized,
     {
-        let cb: IoCb = Box::new(cb);
+        self.io_register(source, interest, label, IoCallback::Boxed(Box::new(cb)))
+    }
+
+    /// [`Loop::io_start`] with a plain function called as `f(lp, key,
+    /// readiness)`: no closure to allocate, for owners of many watches (a
+    /// socket's key finds its state).
+    ///
+    /// # Errors
+    ///
+    /// As [`Loop::io_start`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use eventide_loop_phases::{Interest, Loop, Readiness, RunMode};
+    /// use eventide_reactor::slab::Key;
+    /// use eventide_reactor::sys::FdSource;
+    /// use std::os::{fd::AsRawFd, unix::net::UnixDatagram};
+    ///
+    /// #[derive(Default)]
+    /// struct Seen(Vec<Key>);
+    ///
+    /// fn on_ready(lp: &mut Loop, key: Key, ready: Readiness) {
+    ///     assert!(ready.is_readable());
+    ///     lp.ext::<Seen>().0.push(key);
+    ///     lp.stop();
+    /// }
+    ///
+    /// let mut lp = Loop::new();
+    /// let (tx, rx) = UnixDatagram::pair()?;
+    /// rx.set_nonblocking(true)?;
+    /// tx.send(b"hi")?;
+    /// let key = Key::from_parts(3, 1);
+    /// let watch =
+    ///     lp.io_start_keyed(&mut FdSource(rx.as_raw_fd()), Interest::READABLE, "rx", key, on_ready)?;
+    /// lp.run(RunMode::Default);
+    /// assert_eq!(lp.ext::<Seen>().0, [key]);
+    /// lp.close(watch, None);
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn io_start_keyed<S>(
+        &mut self,
+        source: &mut S,
+        interest: Interest,
+        label: &'static str,
+        key: Key,
+        f: fn(&mut Loop, Key, Readiness),
+    ) -> io::Result<IoWatch>
+    where
+        S: Source + AsDescriptor + ?Sized,
+    {
+        self.io_register(source, interest, label, IoCallback::Keyed(f, key))
+    }
+
+    fn io_register<S>(
+        &mut self,
+        source: &mut S,
+        interest: Interest,
+        label: &'static str,
+        cb: IoCallback,
+    ) -> io::Result<IoWatch>
+    where
+        S: Source + AsDescriptor + ?Sized,
+    {
         let fd = source.descriptor();
         let id = self.handle_insert(
             label,
@@ -191,7 +257,7 @@ impl Loop {
     ) -> bool {
         match self.handle_mut(watch.0).map(|e| &mut e.kind) {
             Some(Kind::Io { cb: slot, .. }) => {
-                *slot = Some(Box::new(cb));
+                *slot = Some(IoCallback::Boxed(Box::new(cb)));
                 true
             }
             _ => false,
@@ -218,7 +284,17 @@ impl Loop {
             return;
         };
         let fd = *fd;
-        let Some(mut f) = cb.take() else { return };
+        if let Some(IoCallback::Keyed(f, key)) = cb {
+            // Copied out: nothing to take and put back.
+            let (f, key) = (*f, *key);
+            self.invoke(CallbackKind::Io { fd }, label, |lp| f(lp, key, readiness));
+            return;
+        }
+        // A closure is taken out for the call (it may close or replace its
+        // own watch) and put back unless it was replaced.
+        let Some(IoCallback::Boxed(mut f)) = cb.take() else {
+            return;
+        };
         self.invoke(CallbackKind::Io { fd }, label, |lp| {
             f(lp, IoWatch(id), readiness)
         });
@@ -227,7 +303,7 @@ impl Loop {
             && let Kind::Io { cb, .. } = &mut entry.kind
             && cb.is_none()
         {
-            *cb = Some(f);
+            *cb = Some(IoCallback::Boxed(f));
         }
     }
 }

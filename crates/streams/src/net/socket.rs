@@ -98,10 +98,9 @@ impl Io {
 
     fn watch(&mut self, lp: &mut Loop, label: &'static str, key: Key) -> io::Result<IoWatch> {
         let interest = Interest::READABLE | Interest::WRITABLE;
-        let cb = move |lp: &mut Loop, _: IoWatch, r: Readiness| on_ready(lp, key, r);
         match self {
-            Io::Tcp(s) => lp.io_start(s, interest, label, cb),
-            Io::Unix(s) => lp.io_start(s, interest, label, cb),
+            Io::Tcp(s) => lp.io_start_keyed(s, interest, label, key, on_ready),
+            Io::Unix(s) => lp.io_start_keyed(s, interest, label, key, on_ready),
         }
     }
 
