@@ -262,6 +262,9 @@ pub(crate) struct WriteSide<W> {
     /// A transform's write whose completion waits for its readable side to
     /// drop below the mark.
     pub(crate) held: bool,
+    /// Told when the side becomes corked (`true`) or uncorked: a socket
+    /// keeps its own copy, so that `try_write` need not look here.
+    pub(crate) on_cork: Option<fn(&mut Loop, Key, bool)>,
 }
 
 impl<W: Chunk> WriteSide<W> {
@@ -279,6 +282,7 @@ impl<W: Chunk> WriteSide<W> {
             final_in_flight: false,
             drain_scheduled: false,
             held: false,
+            on_cork: None,
         }
     }
 }

@@ -43,6 +43,11 @@ impl<R, W: Chunk> Stream<R, W> {
     pub fn cork(self, lp: &mut Loop) {
         if let Some(side) = table::write_side::<W>(lp, self.key) {
             side.state.cork();
+            if side.state.corked() == 1
+                && let Some(on_cork) = side.on_cork
+            {
+                on_cork(lp, self.key, true);
+            }
         }
     }
 
@@ -51,6 +56,9 @@ impl<R, W: Chunk> Stream<R, W> {
         if let Some(side) = table::write_side::<W>(lp, self.key)
             && side.state.uncork()
         {
+            if let Some(on_cork) = side.on_cork {
+                on_cork(lp, self.key, false);
+            }
             pump::<W>(lp, self.key);
         }
     }

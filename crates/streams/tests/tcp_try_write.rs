@@ -56,12 +56,14 @@ fn try_write_goes_at_once_and_never_overtakes() {
     let (got, results) = serve_one(Duration::ZERO, |lp, conn| {
         let mut results = vec![conn.try_write(lp, b"one ")];
         conn.cork(lp);
+        assert!(!conn.is_write_idle(lp), "corked");
         // Corked: writes wait for `uncork`, and so does this one.
         results.push(conn.try_write(lp, b"NOT SENT"));
         conn.write(lp, Bytes::from_static(b"two "));
         // Corked bytes are ahead: refused, or it would overtake them.
         results.push(conn.try_write(lp, b"NOT SENT"));
         conn.uncork(lp);
+        assert!(conn.is_write_idle(lp), "uncorked, and the write went out");
         // The corked write went out at once: nothing is ahead any more.
         results.push(conn.try_write(lp, b"three "));
         results.push(conn.try_write(lp, b""));
@@ -93,13 +95,20 @@ fn a_full_socket_takes_part_and_write_queues_the_rest_in_order() {
     let sent = data.clone();
     // The client reads only later: the OS buffers fill first.
     let (got, results) = serve_one(Duration::from_millis(200), move |lp, conn| {
+        assert!(conn.is_write_idle(lp));
         let first = conn.try_write(lp, &data);
         let n = *first.as_ref().unwrap();
         assert!(0 < n && n < LEN, "the OS took part of 32 MiB: {n}");
         conn.write(lp, data.slice(n..));
         // The rest is queued on the stream: nothing may go before it.
+        assert!(!conn.is_write_idle(lp));
         let second = conn.try_write(lp, b"NOT SENT");
-        conn.end(lp, None);
+        // Once it is all out, writes may go straight to the OS again.
+        conn.on_drain(lp, move |lp| {
+            assert!(conn.is_write_idle(lp));
+            conn.end(lp, None);
+            assert!(!conn.is_write_idle(lp), "ended");
+        });
         [first, second]
     });
     assert_eq!(kinds(&results)[1], Err(ErrorKind::WouldBlock));

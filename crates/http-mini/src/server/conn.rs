@@ -274,7 +274,12 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     let socket = c.socket;
     // Responses finished during this pass leave in one write: small ones
     // through `outbuf`, large ones with the socket corked (`write_out`).
-    let base = socket.writable_length(lp);
+    // (The socket's own state answers the common case: nothing waits.)
+    let base = if socket.is_write_idle(lp) {
+        0
+    } else {
+        socket.writable_length(lp)
+    };
     let h = http(lp);
     if let Some(c) = h.conns.get_mut(ck) {
         c.out_base = base;

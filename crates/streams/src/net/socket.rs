@@ -145,6 +145,10 @@ pub(crate) struct SocketState {
     unsent: Queue<Bytes>,
     write_in_flight: bool,
     shutdown_pending: bool,
+    /// The writable side is corked (its `on_cork`), or has ended: writes
+    /// wait, and `try_write` refuses, without looking at the side.
+    corked: bool,
+    write_ended: bool,
     /// Made when first needed: most sockets (accepted, no idle timeout)
     /// never do.
     pub(crate) extras: Option<Box<SocketExtras>>,
@@ -185,6 +189,13 @@ impl SocketState {
             Phase::Open => (self.want_read && !self.eof) || self.write_in_flight,
         };
         Some((self.watch?, active))
+    }
+
+    /// Whether a write would reach the OS now: connected, nothing queued,
+    /// in flight or corked, not ending (see [`Socket::is_write_idle`]).
+    fn write_idle(&self) -> bool {
+        self.phase == Phase::Open
+            && !(self.write_in_flight || self.shutdown_pending || self.corked || self.write_ended)
     }
 
     /// The extras, made if the socket has none yet.
@@ -340,17 +351,10 @@ impl Socket {
         }
         let key = self.0.key;
         let would_block = || io::Error::from(io::ErrorKind::WouldBlock);
-        let stream_idle = table::write_side_ref::<Bytes>(lp, key).is_some_and(|w| {
-            let st = &w.state;
-            st.length() == 0 && st.corked() == 0 && !st.is_ending() && !st.is_destroyed()
-        });
-        if !stream_idle {
-            return Err(would_block());
-        }
         let Some(s) = socket(lp, key) else {
             return Err(gone());
         };
-        if s.phase != Phase::Open || s.write_in_flight || s.shutdown_pending {
+        if !s.write_idle() {
             return Err(would_block());
         }
         let Some(io) = s.io.as_mut() else {
@@ -452,6 +456,15 @@ impl Socket {
         s.want_read = false;
         let activity = s.activity();
         set_active(lp, activity);
+    }
+
+    /// Whether a write would go straight to the OS: the socket is
+    /// connected, and nothing is buffered, in flight or corked on it, and it
+    /// is not ending. [`Socket::try_write`] refuses otherwise. Read from the
+    /// socket's own state: cheaper than the stream's `writable_length`,
+    /// which is 0 whenever this is `true`.
+    pub fn is_write_idle(self, lp: &mut Loop) -> bool {
+        socket(lp, self.0.key).is_some_and(|s| s.write_idle())
     }
 
     /// Sets (or with `None` clears) the idle timeout (Node's `setTimeout`).
@@ -558,6 +571,9 @@ pub(crate) fn new_socket(
 ) -> Socket {
     let stream = Duplex::from_parts(lp, SocketSource, SocketSink, options.stream.clone());
     let key = stream.key;
+    if let Some(side) = table::write_side::<Bytes>(lp, key) {
+        side.on_cork = Some(corked);
+    }
     let state = SocketState {
         stream: key,
         io: None,
@@ -573,6 +589,8 @@ pub(crate) fn new_socket(
         unsent: Queue::default(),
         write_in_flight: false,
         shutdown_pending: false,
+        corked: false,
+        write_ended: false,
         extras: options.idle_timeout.map(|t| {
             Box::new(SocketExtras {
                 idle_timeout: Some(t),
@@ -599,6 +617,13 @@ pub(crate) fn new_socket(
     }
     touch(lp, key);
     Socket(stream)
+}
+
+/// The writable side was corked or uncorked (its `on_cork`).
+fn corked(lp: &mut Loop, key: Key, on: bool) {
+    if let Some(s) = socket(lp, key) {
+        s.corked = on;
+    }
 }
 
 /// Gives a socket its OS object and registers it; an error destroys the socket.
@@ -1042,6 +1067,7 @@ impl Sink<Bytes> for SocketSink {
         let Some(s) = socket(lp, stream.key) else {
             return WriteStatus::Done;
         };
+        s.write_ended = true;
         if s.phase != Phase::Open {
             s.shutdown_pending = true;
             return WriteStatus::Pending;
