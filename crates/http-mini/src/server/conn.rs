@@ -82,13 +82,14 @@ pub(crate) struct Slot {
     pub(crate) held_len: usize,
 }
 
-pub(crate) struct Conn {
-    pub(crate) server: Key,
-    pub(crate) socket: Socket,
-    /// The request parser, while the connection is busy: an idle one gives
-    /// it back ([`Http::spare_parser`](crate::server::Http)), as it does its
-    /// buffers, so idle connections hold none.
-    parser: Option<Box<RequestParser>>,
+/// What a connection uses only while it has input to parse or responses
+/// to send. An idle connection gives it back to the loop's spare
+/// ([`Http::spare_busy`](crate::server::Http)), which the next connection
+/// to become busy takes: idle connections hold none of it, and busy ones
+/// reuse one allocation (with its buffers' allocations).
+#[derive(Default)]
+pub(crate) struct Busy {
+    parser: RequestParser,
     inbuf: BytesMut,
     /// Output of the front response made during a pass of [`process`]: the
     /// responses to a batch of pipelined requests are encoded into it and
@@ -98,6 +99,41 @@ pub(crate) struct Conn {
     /// that a response written into `outbuf` learns what `write` on the
     /// socket would have said.
     out_base: usize,
+}
+
+impl Busy {
+    /// Whether the socket, given `outbuf`, is below its high-water mark.
+    fn below_mark(&self, hwm: usize) -> bool {
+        self.out_base + self.outbuf.len() < hwm
+    }
+
+    /// Whether nothing is held that the connection still needs: no input,
+    /// no output, the parser between requests with nothing of the next seen.
+    fn at_rest(&self) -> bool {
+        self.inbuf.is_empty() && self.outbuf.is_empty() && self.parser.is_fresh()
+    }
+
+    /// Goes to `spare` if it has none, with the buffers' allocations when
+    /// they can be reused whole (nothing split off them is still alive) and
+    /// are not too big to keep; dropped otherwise.
+    fn give_back(mut self: Box<Self>, spare: &mut Option<Box<Busy>>) {
+        if spare.is_some() {
+            return;
+        }
+        for buf in [&mut self.inbuf, &mut self.outbuf] {
+            if !(buf.try_reclaim(BUF_SIZE) && buf.capacity() <= SPARE_KEEP) {
+                *buf = BytesMut::new();
+            }
+        }
+        *spare = Some(self);
+    }
+}
+
+pub(crate) struct Conn {
+    pub(crate) server: Key,
+    pub(crate) socket: Socket,
+    /// Made or taken when input arrives, given back when idle ([`Busy`]).
+    busy: Option<Box<Busy>>,
     /// The socket's high-water mark.
     out_hwm: usize,
     pub(crate) slots: Slots,
@@ -183,10 +219,7 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
     let ck = http(lp).conns.insert(Conn {
         server,
         socket,
-        parser: None,
-        inbuf: BytesMut::new(),
-        outbuf: BytesMut::new(),
-        out_base: 0,
+        busy: None,
         out_hwm,
         slots: Slots::default(),
         next_seq: 0,
@@ -229,8 +262,9 @@ fn on_data(lp: &mut Loop, ck: Key, chunk: Bytes) {
     {
         moved = c.begin_request(now);
     }
-    take_spare(&mut c.inbuf, &mut h.spare_in, chunk.len());
-    c.inbuf.extend_from_slice(&chunk);
+    let b = c.busy(&mut h.spare_busy);
+    make_room(&mut b.inbuf, chunk.len());
+    b.inbuf.extend_from_slice(&chunk);
     move_timer(lp, ck, moved);
     process(lp, ck);
 }
@@ -240,26 +274,11 @@ fn on_data(lp: &mut Loop, ck: Key, chunk: Bytes) {
 const BUF_SIZE: usize = 4096;
 const SPARE_KEEP: usize = 16 * 1024;
 
-/// Gives `buf` room for `at_least` bytes if it is empty and has less: the
-/// loop's spare if it is big enough, else a new allocation.
-fn take_spare(buf: &mut BytesMut, spare: &mut Option<BytesMut>, at_least: usize) {
-    if !buf.is_empty() || buf.capacity() >= at_least {
-        return;
-    }
-    *buf = match spare.take() {
-        Some(b) if b.capacity() >= at_least => b,
-        _ => BytesMut::with_capacity(BUF_SIZE.max(at_least)),
-    };
-}
-
-/// Takes an empty buffer from an idle connection (which then holds no
-/// memory, not even a reference to what was split off it), keeping it as
-/// the spare when its whole allocation can be reused (nothing split off it
-/// is still alive) and is not too big to keep.
-fn give_back(buf: &mut BytesMut, spare: &mut Option<BytesMut>) {
-    let mut b = std::mem::take(buf);
-    if spare.is_none() && b.is_empty() && b.try_reclaim(BUF_SIZE) && b.capacity() <= SPARE_KEEP {
-        *spare = Some(b);
+/// Gives an empty `buf` with less room than `at_least` bytes a new
+/// allocation of at least [`BUF_SIZE`] (one, not a growth by steps).
+fn make_room(buf: &mut BytesMut, at_least: usize) {
+    if buf.is_empty() && buf.capacity() < at_least {
+        *buf = BytesMut::with_capacity(BUF_SIZE.max(at_least));
     }
 }
 
@@ -282,15 +301,10 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     };
     let h = http(lp);
     if let Some(c) = h.conns.get_mut(ck) {
-        c.out_base = base;
+        let b = c.busy(&mut h.spare_busy);
+        b.out_base = base;
         // (Room for a few small responses; a large one grows it.)
-        take_spare(&mut c.outbuf, &mut h.spare_out, BUF_SIZE / 4);
-        if c.parser.is_none() {
-            let limits = c.options.limits;
-            let mut parser = h.spare_parser.take().unwrap_or_default();
-            *parser = RequestParser::with_limits(limits);
-            c.parser = Some(parser);
-        }
+        make_room(&mut b.outbuf, BUF_SIZE / 4);
     }
     let mut input_ended = false;
     loop {
@@ -298,9 +312,12 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
         if c.body_full || c.too_many_in_flight {
             break;
         }
+        let Some(b) = c.busy.as_deref_mut() else {
+            break;
+        };
         if c.close_after && c.receiving.is_none() && c.discard_budget.is_none() {
             // Nothing after the last request is read as a request.
-            c.inbuf.clear();
+            b.inbuf.clear();
             break;
         }
         if c.receiving.is_none()
@@ -311,10 +328,7 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
             socket.read_stop(lp);
             break;
         }
-        let Some(parser) = c.parser.as_deref_mut() else {
-            break;
-        };
-        match parser.next_event(&mut c.inbuf) {
+        match b.parser.next_event(&mut b.inbuf) {
             Ok(None) => {
                 input_ended = c.client_ended;
                 break;
@@ -324,7 +338,7 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
                     // A request without a body ends with its head: its `End`
                     // (which has nothing to end) is taken now, not by another
                     // turn of this loop.
-                    let end = parser.next_event(&mut c.inbuf);
+                    let end = b.parser.next_event(&mut b.inbuf);
                     debug_assert!(matches!(end, Ok(Some(Event::End { .. }))), "{end:?}");
                 }
                 on_head(lp, ck, head);
@@ -349,17 +363,10 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     let h = http(lp);
     if let Some(c) = h.conns.get_mut(ck) {
         c.processing = false;
-        if c.slots.is_empty() {
-            // An idle connection keeps no buffer: it goes back to the loop's
-            // spares if nothing else holds part of it.
-            if c.inbuf.is_empty() {
-                give_back(&mut c.inbuf, &mut h.spare_in);
-                if c.parser.as_ref().is_some_and(|p| p.is_fresh()) {
-                    let parser = c.parser.take();
-                    h.spare_parser = h.spare_parser.take().or(parser);
-                }
-            }
-            give_back(&mut c.outbuf, &mut h.spare_out);
+        if c.slots.is_empty()
+            && let Some(b) = c.busy.take_if(|b| b.at_rest())
+        {
+            b.give_back(&mut h.spare_busy);
         }
     }
     if input_ended {
@@ -515,7 +522,9 @@ fn reject(lp: &mut Loop, ck: Key, e: ParseError) {
 fn fail(lp: &mut Loop, ck: Key, status: u16, message: &str, body_error: StreamError) {
     let Some(c) = conn(lp, ck) else { return };
     c.close_after = true;
-    c.inbuf = BytesMut::new();
+    if let Some(b) = c.busy.as_deref_mut() {
+        b.inbuf = BytesMut::new();
+    }
     c.discard_budget = None;
     let socket = c.socket;
     let receiving = c.receiving.take();
@@ -620,17 +629,24 @@ pub(crate) fn send(lp: &mut Loop, ck: Key, seq: u64, data: Bytes) -> bool {
 /// `write` says (or would say, had the chunk gone to it).
 fn write_out(lp: &mut Loop, ck: Key, data: Bytes) -> bool {
     let Some(c) = conn(lp, ck) else { return false };
-    if c.processing && data.len() <= COPY_BELOW {
-        c.outbuf.extend_from_slice(&data);
-        return out_below_mark(c);
+    let hwm = c.out_hwm;
+    if c.processing
+        && data.len() <= COPY_BELOW
+        && let Some(b) = c.busy.as_deref_mut()
+    {
+        b.outbuf.extend_from_slice(&data);
+        return b.below_mark(hwm);
     }
     let socket = c.socket;
     // In a pass, the socket is corked at its first large chunk, so that the
     // pass's writes still leave together (`process` uncorks).
     let cork = c.processing && !c.corked;
     c.corked |= cork;
-    let out = c.take_out();
-    c.out_base += data.len();
+    let out = c.busy.as_deref_mut().and_then(|b| {
+        let out = b.take_out();
+        b.out_base += data.len();
+        out
+    });
     if cork {
         socket.cork(lp);
     }
@@ -638,11 +654,6 @@ fn write_out(lp: &mut Loop, ck: Key, data: Bytes) -> bool {
         socket.write(lp, out);
     }
     socket.write(lp, data)
-}
-
-/// Whether the socket, given `outbuf`, is below its high-water mark.
-fn out_below_mark(c: &Conn) -> bool {
-    c.out_base + c.outbuf.len() < c.out_hwm
 }
 
 /// Hands what waits in `outbuf` to the socket: straight to the OS if
@@ -656,12 +667,12 @@ fn out_below_mark(c: &Conn) -> bool {
 /// brings.
 fn flush_out(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
-    if c.outbuf.is_empty() {
+    let (socket, hwm) = (c.socket, c.out_hwm);
+    let Some(b) = c.busy.as_deref_mut().filter(|b| !b.outbuf.is_empty()) else {
         return;
-    }
-    let socket = c.socket;
-    let try_first = out_below_mark(c);
-    let mut out = std::mem::take(&mut c.outbuf);
+    };
+    let try_first = b.below_mark(hwm);
+    let mut out = std::mem::take(&mut b.outbuf);
     if try_first && let Ok(n) = socket.try_write(lp, &out) {
         if n == out.len() {
             out.clear();
@@ -675,10 +686,10 @@ fn flush_out(lp: &mut Loop, ck: Key) {
         queued = rest.len();
         socket.write(lp, rest);
     }
-    if let Some(c) = conn(lp, ck) {
-        c.out_base += queued;
-        if c.outbuf.is_empty() {
-            c.outbuf = out;
+    if let Some(b) = conn(lp, ck).and_then(|c| c.busy.as_deref_mut()) {
+        b.out_base += queued;
+        if b.outbuf.is_empty() {
+            b.outbuf = out;
         }
     }
 }
@@ -713,13 +724,15 @@ pub(crate) fn head_target(lp: &mut Loop, ck: Key, seq: u64) -> Option<HeadTarget
     let date = h.date_at(now);
     let c = h.conns.get_mut(ck)?;
     let i = c.slots.position(seq)?;
-    let direct = i == 0 && c.processing;
-    let room = c.out_hwm.saturating_sub(c.out_base);
+    let hwm = c.out_hwm;
+    let direct = match c.busy.as_deref_mut() {
+        Some(b) if i == 0 && c.processing => Some(Direct {
+            room: hwm.saturating_sub(b.out_base),
+            buf: &mut b.outbuf,
+        }),
+        _ => None,
+    };
     let slot = c.slots.get_mut(i)?;
-    let direct = direct.then_some(Direct {
-        buf: &mut c.outbuf,
-        room,
-    });
     Some(HeadTarget { slot, date, direct })
 }
 
@@ -822,12 +835,19 @@ fn maybe_idle(lp: &mut Loop, ck: Key) {
     if !c.slots.is_empty() || c.receiving.is_some() {
         return;
     }
-    // Nothing in flight: the queue's memory is for the next busy connection.
+    // Nothing in flight: the queue's memory is for the next busy connection,
+    // and so is the rest, unless a pass of `process` runs (it gives them
+    // back when it ends) or input waits.
     c.slots.give_back(&mut h.spare_slots);
+    if !c.processing
+        && let Some(b) = c.busy.take_if(|b| b.at_rest())
+    {
+        b.give_back(&mut h.spare_busy);
+    }
     // After the client's FIN, requests it sent before may still wait in
     // `inbuf` (or in the pass of `process` running now): close only once
     // they are parsed.
-    let input_left = c.processing || !c.inbuf.is_empty();
+    let input_left = c.processing || c.input_waiting();
     if c.close_after || (c.client_ended && !input_left) {
         let socket = c.socket;
         let client_ended = c.client_ended;
@@ -850,7 +870,7 @@ fn maybe_idle(lp: &mut Loop, ck: Key) {
         }
         return;
     }
-    if c.inbuf.is_empty() {
+    if !c.input_waiting() {
         let t = c.options.keep_alive_timeout;
         let moved = c.set_deadline(now, Deadline::Idle, t);
         move_timer(lp, ck, moved);
@@ -925,8 +945,8 @@ fn on_client_end(lp: &mut Loop, ck: Key) {
 fn client_input_done(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
     c.close_after = true;
-    // No parser: the connection was idle, between requests.
-    if c.parser.as_mut().is_some_and(|p| p.eof().is_err()) {
+    // Nothing busy: the connection was idle, between requests.
+    if c.busy.as_mut().is_some_and(|b| b.parser.eof().is_err()) {
         // Ended in the middle of a request.
         if let Some(seq) = c.receiving
             && let Some(stream) = slot(lp, ck, seq).and_then(|s| s.body.stream)
@@ -985,7 +1005,7 @@ pub(crate) fn shut_down(lp: &mut Loop, ck: Key) {
 /// from now): returned by the deadline setters, for [`set_timer`].
 type TimerMove = Option<(Duration, Duration)>;
 
-impl Conn {
+impl Busy {
     /// What waits in `outbuf`, split off for the socket (which then buffers
     /// that much more).
     fn take_out(&mut self) -> Option<Bytes> {
@@ -995,6 +1015,24 @@ impl Conn {
         let data = self.outbuf.split().freeze();
         self.out_base += data.len();
         Some(data)
+    }
+}
+
+impl Conn {
+    /// The busy parts, taken from the loop's spare (or made) if the
+    /// connection was idle; the parser is new, with this server's limits.
+    fn busy(&mut self, spare: &mut Option<Box<Busy>>) -> &mut Busy {
+        let limits = self.options.limits;
+        self.busy.get_or_insert_with(|| {
+            let mut b = spare.take().unwrap_or_default();
+            b.parser = RequestParser::with_limits(limits);
+            b
+        })
+    }
+
+    /// Whether received bytes wait to be parsed.
+    fn input_waiting(&self) -> bool {
+        self.busy.as_ref().is_some_and(|b| !b.inbuf.is_empty())
     }
 
     /// Reading paused for too many requests in flight may go on once fewer

@@ -49,7 +49,7 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use eventide_loop_phases::{Loop, Task};
 use eventide_reactor::slab::{Key, Slab};
 use eventide_streams::net::{self, Socket};
@@ -58,7 +58,7 @@ pub use request::Request;
 pub use response::Response;
 
 use crate::proto::encode::http_date;
-use crate::proto::{Headers, Limits, RequestParser};
+use crate::proto::{Headers, Limits};
 use conn::Conn;
 
 /// Options of a [`Server`]; `Default` gives Node's defaults.
@@ -152,15 +152,12 @@ pub(crate) struct Http {
     /// The formatted `Date`, and the loop time at which the wall clock's
     /// second changes next (when it must be formatted again).
     date: (Bytes, Duration),
-    /// Buffers that idle connections gave back, for the next connection
-    /// that reads or answers: a busy connection reuses one allocation, and an
-    /// idle one holds none.
-    pub(crate) spare_in: Option<BytesMut>,
-    pub(crate) spare_out: Option<BytesMut>,
+    /// What idle connections gave back, for the next connection that reads
+    /// or answers: a busy connection reuses one allocation, and an idle one
+    /// holds none.
+    pub(crate) spare_busy: Option<Box<conn::Busy>>,
     pub(crate) spare_slots: Option<slots::Slots>,
     pub(crate) spare_headers: Option<Headers>,
-    /// A parser as new, given back by a connection gone idle.
-    pub(crate) spare_parser: Option<Box<RequestParser>>,
 }
 
 /// The key of this table in loop storage (an index, not a map lookup).
