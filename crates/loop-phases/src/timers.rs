@@ -165,6 +165,10 @@ pub(crate) struct Timers {
     /// reaches the top.
     lists: HashMap<u32, List, BuildHasherDefault<DelayHasher>>,
     heads: BinaryHeap<Reverse<Head>>,
+    /// What [`Timers::first`] found, until a timer is linked or unlinked:
+    /// each loop iteration asks twice (the poll timeout, the timers phase),
+    /// mostly with nothing changed in between.
+    first_found: Option<Option<Key>>,
     /// The interval whose callback is running (taken out of its entry).
     /// Still set when `run` is entered again only if that callback panicked.
     running: Option<Key>,
@@ -203,6 +207,7 @@ impl Timers {
 
     /// Puts a timer that is not queued, its `due` and `seq` set, in its list.
     fn link(&mut self, key: Key) {
+        self.first_found = None;
         let e = self.entries.get(key).expect("link a live timer");
         let (order, delay) = (e.order(), e.delay_ms);
         let index = key.index();
@@ -263,6 +268,7 @@ impl Timers {
     /// and again (an idle timeout pushed back on every read) then moves
     /// within its list and never touches the heap.
     fn unlink(&mut self, key: Key) {
+        self.first_found = None;
         let e = self.entries.get_mut(key).expect("unlink a live timer");
         let (prev, next, delay) = (e.prev, e.next, e.delay_ms);
         (e.prev, e.next, e.seq) = (NIL, NIL, 0);
@@ -297,6 +303,16 @@ impl Timers {
 
     /// The timer that fires first.
     fn first(&mut self) -> Option<Key> {
+        if let Some(found) = self.first_found {
+            return found;
+        }
+        let found = self.find_first();
+        self.first_found = Some(found);
+        found
+    }
+
+    /// [`Timers::first`], looked for: drops stale heap entries on the way.
+    fn find_first(&mut self) -> Option<Key> {
         loop {
             let Reverse(top) = *self.heads.peek()?;
             let list = match self.lists.get_mut(&top.delay_ms) {
