@@ -103,17 +103,23 @@ fn send_all(data: Vec<u8>) -> impl FnOnce(TcpStream) + Send + 'static {
     }
 }
 
+/// Sends `data` to a socket consumed by `consumer`, and returns what the
+/// consumer saw.
+fn consume_all(data: &[u8], consumer: fn(&mut Loop, Key, Bytes)) -> Seen {
+    let mut lp = serve(
+        move |lp, socket| {
+            watch(lp, socket);
+            socket.consume_keyed(lp, KEY, consumer);
+        },
+        send_all(data.to_vec()),
+    );
+    std::mem::take(lp.ext::<Seen>())
+}
+
 #[test]
 fn every_byte_reaches_the_consumer_once_in_order_then_end() {
     let data = Rng::new(7).bytes(1 << 20);
-    let mut lp = serve(
-        |lp, socket| {
-            watch(lp, socket);
-            socket.consume_keyed(lp, KEY, record);
-        },
-        send_all(data.clone()),
-    );
-    let seen = lp.ext::<Seen>();
+    let seen = consume_all(&data, record);
     assert_eq!(seen.bytes(), data);
     assert_eq!(seen.data_events, 0, "data listeners see nothing");
     assert_eq!(seen.at_end, Some(data.len()), "end after the last byte");
@@ -125,14 +131,7 @@ fn read_stop_stops_delivery_at_once_and_read_start_goes_on() {
     // More than one read buffer's worth at once: without `read_stop`, one
     // readiness event would deliver several chunks.
     let data = Rng::new(8).bytes(4 << 20);
-    let mut lp = serve(
-        |lp, socket| {
-            watch(lp, socket);
-            socket.consume_keyed(lp, KEY, stop_at_first);
-        },
-        send_all(data.clone()),
-    );
-    let seen = lp.ext::<Seen>();
+    let seen = consume_all(&data, stop_at_first);
     assert_eq!(seen.while_stopped, 0, "no chunk while stopped");
     assert!(seen.chunks.len() > 1, "reading went on after read_start");
     assert_eq!(seen.bytes(), data);
