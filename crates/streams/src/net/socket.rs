@@ -16,9 +16,15 @@
 //!   end of the stream instead, as that event may be the last. When `push`
 //!   says the readable side is full, reading stops until the consumer asks
 //!   again: the kernel's buffer fills and TCP's flow control slows the peer
-//!   down.
+//!   down. A socket handed to a consumer ([`Socket::consume_keyed`], as
+//!   Node's HTTP server consumes its sockets) gives its chunks straight to
+//!   it instead, and reads while the consumer says so (`read_start`,
+//!   `read_stop`); its readable side is released.
 //! - **Writes** are vectored: the stream hands over every buffered chunk at
 //!   once, and what the kernel does not take waits for write readiness.
+//!   [`Socket::try_write`] writes past the stream when nothing waits; the
+//!   socket keeps its own record of that (in flight, corked, ended), so the
+//!   check does not look at the stream.
 //! - **`end`** shuts down the writing half (a FIN); the peer sees `end` and can
 //!   still write back.
 
