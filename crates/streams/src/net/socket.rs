@@ -435,16 +435,7 @@ impl Socket {
     /// `uv_read_start`). Only for a socket handed to a consumer with
     /// [`Socket::consume_keyed`]; the stream's `resume` governs another.
     pub fn read_start(self, lp: &mut Loop) {
-        let key = self.0.key;
-        let Some(s) = socket(lp, key) else { return };
-        if s.consumer.is_none() {
-            return;
-        }
-        let (activity, feed) = want_reading(s);
-        set_active(lp, activity);
-        if feed {
-            feed_readable(lp, key);
-        }
+        start_reading(lp, self.0.key, true);
     }
 
     /// Stops reading (libuv's `uv_read_stop`): no chunk reaches the
@@ -922,15 +913,25 @@ fn feed_readable(lp: &mut Loop, key: Key) {
     lp.io_feed(w, Readiness::READABLE);
 }
 
-/// Marks reading as wanted. Returns the watch's activity to set, and
-/// whether to have the loop look again in its next poll phase
-/// ([`feed_readable`]): edge-triggered, data that arrived while reading was
-/// off raised no new event.
-fn want_reading(s: &mut SocketState) -> (Option<(IoWatch, bool)>, bool) {
+/// Reading is wanted (by the readable side, or by the consumer if
+/// `consumer_only`): the watch counts as active, and data already there is
+/// read in the next poll phase.
+fn start_reading(lp: &mut Loop, key: Key, consumer_only: bool) {
+    let Some(s) = socket(lp, key) else { return };
+    if consumer_only && s.consumer.is_none() {
+        return;
+    }
     s.want_read = true;
     // Asked from inside our own read loop (a consumer took the chunk we
     // pushed): that loop goes on reading by itself.
-    (s.activity(), s.read_ready && !s.in_read)
+    let feed = s.read_ready && !s.in_read;
+    let activity = s.activity();
+    set_active(lp, activity);
+    // Edge-triggered: data that arrived while reading was off raised no new
+    // event, so look again in the next poll phase.
+    if feed {
+        feed_readable(lp, key);
+    }
 }
 
 /// Writes as much of the unsent queue as the kernel takes.
@@ -1035,13 +1036,7 @@ struct SocketSource;
 
 impl Source<Bytes> for SocketSource {
     fn read(&mut self, lp: &mut Loop, stream: Readable<Bytes>, _size: usize) {
-        let key = stream.key;
-        let Some(s) = socket(lp, key) else { return };
-        let (activity, feed) = want_reading(s);
-        set_active(lp, activity);
-        if feed {
-            feed_readable(lp, key);
-        }
+        start_reading(lp, stream.key, false);
     }
 
     fn destroy(&mut self, lp: &mut Loop, stream: Readable<Bytes>, _error: Option<&StreamError>) {
