@@ -363,10 +363,8 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     let h = http(lp);
     if let Some(c) = h.conns.get_mut(ck) {
         c.processing = false;
-        if c.slots.is_empty()
-            && let Some(b) = c.busy.take_if(|b| b.at_rest())
-        {
-            b.give_back(&mut h.spare_busy);
+        if c.slots.is_empty() {
+            c.rest(&mut h.spare_busy);
         }
     }
     if input_ended {
@@ -839,10 +837,8 @@ fn maybe_idle(lp: &mut Loop, ck: Key) {
     // and so is the rest, unless a pass of `process` runs (it gives them
     // back when it ends) or input waits.
     c.slots.give_back(&mut h.spare_slots);
-    if !c.processing
-        && let Some(b) = c.busy.take_if(|b| b.at_rest())
-    {
-        b.give_back(&mut h.spare_busy);
+    if !c.processing {
+        c.rest(&mut h.spare_busy);
     }
     // After the client's FIN, requests it sent before may still wait in
     // `inbuf` (or in the pass of `process` running now): close only once
@@ -1028,6 +1024,13 @@ impl Conn {
             b.parser = RequestParser::with_limits(limits);
             b
         })
+    }
+
+    /// Gives the busy parts back to `spare` if nothing in them is needed.
+    fn rest(&mut self, spare: &mut Option<Box<Busy>>) {
+        if let Some(b) = self.busy.take_if(|b| b.at_rest()) {
+            b.give_back(spare);
+        }
     }
 
     /// Whether received bytes wait to be parsed.
