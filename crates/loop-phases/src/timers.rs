@@ -61,9 +61,8 @@ const MS: u64 = 1_000_000;
 /// No entry: the end of a list.
 const NIL: u32 = u32::MAX;
 
-/// A timer's callback, a timeout's `FnOnce` or an interval's `FnMut`, behind
-/// one pointer: an entry then takes 48 bytes instead of 56 (a million timers
-/// are a million entries).
+/// A timer's closure, a timeout's `FnOnce` or an interval's `FnMut`, behind
+/// one pointer (a million timers are a million entries).
 trait TimerFn {
     /// Runs the callback; gives it back if it is to run again (an
     /// interval's).
@@ -88,9 +87,30 @@ impl<F: FnMut(&mut Loop) + 'static> TimerFn for Every<F> {
     }
 }
 
+/// What a timer calls: a closure, or a plain function with a key, for which
+/// nothing is allocated ([`Loop::set_timeout_keyed`]).
+enum TimerCb {
+    Boxed(Box<dyn TimerFn>),
+    Keyed(fn(&mut Loop, Key), Key),
+}
+
+impl TimerCb {
+    /// Runs the callback; gives it back if it can run again (an interval's
+    /// closure, or a plain function).
+    fn fire(self, lp: &mut Loop) -> Option<TimerCb> {
+        match self {
+            TimerCb::Boxed(f) => f.fire(lp).map(TimerCb::Boxed),
+            TimerCb::Keyed(f, key) => {
+                f(lp, key);
+                Some(self)
+            }
+        }
+    }
+}
+
 pub(crate) struct TimerEntry {
     /// `None` while an interval's callback runs.
-    cb: Option<Box<dyn TimerFn>>,
+    cb: Option<TimerCb>,
     /// When it is due, while queued.
     due: u64,
     /// Sequence number of its current arming; 0 while not queued.
@@ -383,7 +403,7 @@ impl Loop {
         self.seq
     }
 
-    fn timer_start(&mut self, delay: Duration, cb: Box<dyn TimerFn>, repeat: bool) -> Timer {
+    fn timer_start(&mut self, delay: Duration, cb: TimerCb, repeat: bool) -> Timer {
         let delay_ms = delay_ms(delay);
         let (from, seq) = (self.clock.read(), self.next_seq());
         let key = self.timers.entries.insert(TimerEntry {
@@ -404,12 +424,35 @@ impl Loop {
     /// Runs `f` once, `delay` from now, in the timers phase (Node's
     /// `setTimeout`). See the [module docs](crate::timers) for the delay rules.
     pub fn set_timeout(&mut self, delay: Duration, f: impl FnOnce(&mut Loop) + 'static) -> Timer {
-        self.timer_start(delay, Box::new(Once(f)), false)
+        self.timer_start(delay, TimerCb::Boxed(Box::new(Once(f))), false)
+    }
+
+    /// [`set_timeout`](Self::set_timeout) with a plain function, called as
+    /// `f(lp, key)`: nothing is allocated, where a closure capturing the key
+    /// takes a heap block (a server with a timeout per connection has as
+    /// many).
+    ///
+    /// ```
+    /// use eventide_loop_phases::{Loop, RunMode};
+    /// use eventide_reactor::slab::Key;
+    /// use std::time::Duration;
+    ///
+    /// fn expired(lp: &mut Loop, key: Key) {
+    ///     lp.ext::<Vec<Key>>().push(key);
+    /// }
+    /// let mut lp = Loop::new_manual();
+    /// let key = Key::from_parts(7, 0);
+    /// lp.set_timeout_keyed(Duration::from_millis(5), key, expired);
+    /// lp.run(RunMode::Default);
+    /// assert_eq!(lp.ext::<Vec<Key>>().as_slice(), &[key]);
+    /// ```
+    pub fn set_timeout_keyed(&mut self, delay: Duration, key: Key, f: fn(&mut Loop, Key)) -> Timer {
+        self.timer_start(delay, TimerCb::Keyed(f, key), false)
     }
 
     /// Runs `f` every `delay`, first `delay` from now (Node's `setInterval`).
     pub fn set_interval(&mut self, delay: Duration, f: impl FnMut(&mut Loop) + 'static) -> Timer {
-        self.timer_start(delay, Box::new(Every(f)), true)
+        self.timer_start(delay, TimerCb::Boxed(Box::new(Every(f))), true)
     }
 
     /// Cancels a timer (Node's `clearTimeout`): its callback is dropped at
