@@ -22,7 +22,8 @@ use eventide_loop_phases::{Interest, IoWatch, Loop, Readiness};
 use eventide_reactor::slab::{Key, Slab};
 use eventide_reactor::sys::{SpareDescriptor, is_out_of_descriptors};
 
-use crate::net::socket::{Io, Phase, Socket, SocketOptions, new_socket, socket};
+use crate::net::handle::SocketHandle;
+use crate::net::socket::{Io, Phase, Socket, SocketOptions, new_handle, new_socket, socket};
 
 /// Accepts per readiness event before yielding to the rest of the loop.
 const ACCEPTS_PER_EVENT: usize = 64;
@@ -45,7 +46,14 @@ impl Listener {
     }
 }
 
-type OnConnection = Box<dyn FnMut(&mut Loop, Socket)>;
+/// Receives each accepted connection.
+type Receiver<T> = Box<dyn FnMut(&mut Loop, T)>;
+
+/// What an accepted connection becomes, and who receives it.
+enum OnConnection {
+    Socket(Receiver<Socket>),
+    Handle(Receiver<SocketHandle>),
+}
 
 struct ServerState {
     listener: Option<Listener>,
@@ -155,24 +163,34 @@ impl Server {
         options: ServerOptions,
         on_connection: impl FnMut(&mut Loop, Socket) + 'static,
     ) -> io::Result<Server> {
-        let domain = socket2::Domain::for_address(addr);
-        let sock =
-            socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-        // As Node and libuv: a restarted server can bind while old
-        // connections linger in TIME_WAIT.
-        sock.set_reuse_address(true)?;
-        if options.reuse_port {
-            sock.set_reuse_port(true)?;
-        }
-        sock.bind(&addr.into())?;
-        sock.listen(options.backlog)?;
-        sock.set_nonblocking(true)?;
-        let listener = mio::net::TcpListener::from_std(sock.into());
         Self::start(
             lp,
-            Listener::Tcp(listener),
+            Listener::Tcp(bind_tcp(addr, &options)?),
             options,
-            Box::new(on_connection),
+            OnConnection::Socket(Box::new(on_connection)),
+        )
+    }
+
+    /// Listens on a TCP address; `on_handle` receives each accepted
+    /// connection as a [`SocketHandle`], a socket without a stream, for a
+    /// protocol server that reads and writes bytes itself (the handle's
+    /// docs have an example). The stream options of `options.socket` are
+    /// not used, but its label.
+    ///
+    /// # Errors
+    ///
+    /// As [`Server::listen_tcp`].
+    pub fn listen_tcp_handles(
+        lp: &mut Loop,
+        addr: SocketAddr,
+        options: ServerOptions,
+        on_handle: impl FnMut(&mut Loop, SocketHandle) + 'static,
+    ) -> io::Result<Server> {
+        Self::start(
+            lp,
+            Listener::Tcp(bind_tcp(addr, &options)?),
+            options,
+            OnConnection::Handle(Box::new(on_handle)),
         )
     }
 
@@ -193,7 +211,7 @@ impl Server {
             lp,
             Listener::Unix(listener, path),
             options,
-            Box::new(on_connection),
+            OnConnection::Socket(Box::new(on_connection)),
         )
     }
 
@@ -299,6 +317,22 @@ impl Server {
     }
 }
 
+/// A listening, non-blocking TCP socket on `addr`.
+fn bind_tcp(addr: SocketAddr, options: &ServerOptions) -> io::Result<mio::net::TcpListener> {
+    let domain = socket2::Domain::for_address(addr);
+    let sock = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+    // As Node and libuv: a restarted server can bind while old
+    // connections linger in TIME_WAIT.
+    sock.set_reuse_address(true)?;
+    if options.reuse_port {
+        sock.set_reuse_port(true)?;
+    }
+    sock.bind(&addr.into())?;
+    sock.listen(options.backlog)?;
+    sock.set_nonblocking(true)?;
+    Ok(mio::net::TcpListener::from_std(sock.into()))
+}
+
 fn accept(lp: &mut Loop, key: Key) {
     for _ in 0..ACCEPTS_PER_EVENT {
         let Some(s) = server(lp, key) else { return };
@@ -315,19 +349,30 @@ fn accept(lp: &mut Loop, key: Key) {
         };
         match listener.accept() {
             Ok(io) => {
+                // (Taken while it runs; a connection accepted meanwhile, from
+                // inside it, is closed: nobody would receive it.)
+                let Some(mut cb) = s.on_connection.take() else {
+                    return;
+                };
                 s.connections += 1;
                 s.stats.accepted += 1;
                 s.stats.peak_connections = s.stats.peak_connections.max(s.connections);
                 let options = s.socket_options.clone();
-                let sock = new_socket(lp, Some(io), Phase::Open, &options);
-                if let Some(state) = socket(lp, sock.key) {
-                    state.server = Some(key);
+                match &mut cb {
+                    OnConnection::Socket(f) => {
+                        let sock = new_socket(lp, Some(io), Phase::Open, &options);
+                        if let Some(state) = socket(lp, sock.key) {
+                            state.server = Some(key);
+                        }
+                        f(lp, sock);
+                    }
+                    // (One that fails to register is closed, and counted so.)
+                    OnConnection::Handle(f) => {
+                        if let Some(handle) = new_handle(lp, io, &options, key) {
+                            f(lp, handle);
+                        }
+                    }
                 }
-                let Some(mut cb) = server(lp, key).and_then(|s| s.on_connection.take()) else {
-                    sock.destroy(lp, None);
-                    return;
-                };
-                cb(lp, sock);
                 lp.drain_ticks();
                 if let Some(s) = server(lp, key)
                     && s.on_connection.is_none()

@@ -35,10 +35,11 @@ use std::time::Duration;
 
 use bytes::{Buf, Bytes};
 use eventide_loop_phases::{Interest, IoWatch, Loop, Readiness, Timer};
-use eventide_reactor::slab::Key;
+use eventide_reactor::slab::{Key, Slab};
 
 use crate::error::StreamError;
 use crate::listeners::{Callback, ListenerId, Listeners};
+use crate::net::handle::{HandleEvents, SocketHandle};
 use crate::net::read_buffer::ReadBuffer;
 use crate::net::server::connection_closed;
 use crate::readable::emit_end;
@@ -102,8 +103,13 @@ impl Io {
         }
     }
 
-    fn watch(&mut self, lp: &mut Loop, label: &'static str, key: Key) -> io::Result<IoWatch> {
+    fn watch(&mut self, lp: &mut Loop, label: &'static str, id: Id) -> io::Result<IoWatch> {
         let interest = Interest::READABLE | Interest::WRITABLE;
+        // The table a readiness event looks in is told by the function.
+        let (key, on_ready): (Key, fn(&mut Loop, Key, Readiness)) = match id {
+            Id::Stream(key) => (key, on_stream_ready),
+            Id::Handle(key) => (key, on_handle_ready),
+        };
         match self {
             Io::Tcp(s) => lp.io_start_keyed(s, interest, label, key, on_ready),
             Io::Unix(s) => lp.io_start_keyed(s, interest, label, key, on_ready),
@@ -121,6 +127,25 @@ impl Io {
 /// A consumer of a socket's reads ([`Socket::consume_keyed`]).
 type ConsumeFn = fn(&mut Loop, Key, Bytes);
 
+/// Where a socket's state is, and whom it reports to: a [`Socket`]'s
+/// stream (the state is found by the stream's key) or a [`SocketHandle`]'s
+/// owner (found by the handle's key).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Id {
+    Stream(Key),
+    Handle(Key),
+}
+
+impl Id {
+    /// The socket's stream, if it has one.
+    fn stream(self) -> Option<Stream<Bytes, Bytes>> {
+        match self {
+            Id::Stream(key) => Some(Stream::from_key(key)),
+            Id::Handle(_) => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
     /// Waiting for a host name to resolve.
@@ -131,14 +156,17 @@ pub(crate) enum Phase {
 }
 
 pub(crate) struct SocketState {
+    /// A [`Socket`]'s stream, which finds it (a handle's is unused).
     stream: Key,
     pub(crate) io: Option<Io>,
     watch: Option<IoWatch>,
     pub(crate) phase: Phase,
     want_read: bool,
     /// Reads go to this function with this key, not to the readable side
-    /// ([`Socket::consume_keyed`]).
+    /// ([`Socket::consume_keyed`], or a handle's owner).
     consumer: Option<(ConsumeFn, Key)>,
+    /// A handle's owner's events (called with the consumer's key).
+    pub(crate) events: Option<&'static HandleEvents>,
     read_ready: bool,
     /// An event said the peer's side is closed (or the socket failed): no
     /// event may follow, so reads go on until end of stream or an error.
@@ -152,8 +180,9 @@ pub(crate) struct SocketState {
     write_in_flight: bool,
     shutdown_pending: bool,
     /// The writable side is corked (its `on_cork`), or has ended: writes
-    /// wait, and `try_write` refuses, without looking at the side.
-    corked: bool,
+    /// wait, and `try_write` refuses, without looking at the side. A
+    /// handle's own cork ([`SocketHandle::cork`](crate::net::SocketHandle::cork)).
+    pub(crate) corked: bool,
     write_ended: bool,
     /// Made when first needed: most sockets (accepted, no idle timeout)
     /// never do.
@@ -199,9 +228,19 @@ impl SocketState {
 
     /// Whether a write would reach the OS now: connected, nothing queued,
     /// in flight or corked, not ending (see [`Socket::is_write_idle`]).
-    fn write_idle(&self) -> bool {
+    pub(crate) fn write_idle(&self) -> bool {
         self.phase == Phase::Open
             && !(self.write_in_flight || self.shutdown_pending || self.corked || self.write_ended)
+    }
+
+    /// Bytes queued for the OS.
+    pub(crate) fn unsent_len(&self) -> usize {
+        self.unsent.iter().map(Bytes::len).sum()
+    }
+
+    /// Reads go to `f` with `key` from now on.
+    pub(crate) fn set_consumer(&mut self, f: ConsumeFn, key: Key) {
+        self.consumer = Some((f, key));
     }
 
     /// The extras, made if the socket has none yet.
@@ -210,11 +249,13 @@ impl SocketState {
     }
 }
 
-/// Socket states, indexed by their stream's slot (stream ids are dense),
-/// and the read buffer they share, reached with a socket in one lookup.
+/// Socket states: a [`Socket`]'s indexed by its stream's slot (stream ids
+/// are dense), a [`SocketHandle`]'s in a slab of their own; and the read
+/// buffer they share, reached with a socket in one lookup.
 #[derive(Default)]
 pub(crate) struct Sockets {
     slots: Vec<Option<SocketState>>,
+    handles: Slab<SocketState>,
     read_buffer: ReadBuffer,
 }
 
@@ -222,26 +263,51 @@ pub(crate) struct Sockets {
 static SOCKETS: std::sync::LazyLock<eventide_loop_phases::ExtKey<Sockets>> =
     std::sync::LazyLock::new(eventide_loop_phases::ExtKey::new);
 
+/// The state of the [`Socket`] whose stream is `key`.
 pub(crate) fn socket(lp: &mut Loop, key: Key) -> Option<&mut SocketState> {
-    socket_and_buffer(lp, key).map(|(s, _)| s)
+    state(lp, Id::Stream(key))
+}
+
+pub(crate) fn state(lp: &mut Loop, id: Id) -> Option<&mut SocketState> {
+    state_and_buffer(lp, id).map(|(s, _)| s)
 }
 
 /// A socket's state and the loop's read buffer, together.
-fn socket_and_buffer(lp: &mut Loop, key: Key) -> Option<(&mut SocketState, &mut ReadBuffer)> {
-    let Sockets { slots, read_buffer } = lp.ext_by(*SOCKETS);
-    let s = slots
-        .get_mut(key.index() as usize)?
-        .as_mut()
-        .filter(|s| s.stream == key)?;
+fn state_and_buffer(lp: &mut Loop, id: Id) -> Option<(&mut SocketState, &mut ReadBuffer)> {
+    let Sockets {
+        slots,
+        handles,
+        read_buffer,
+    } = lp.ext_by(*SOCKETS);
+    let s = match id {
+        Id::Stream(key) => slots
+            .get_mut(key.index() as usize)?
+            .as_mut()
+            .filter(|s| s.stream == key)?,
+        Id::Handle(key) => handles.get_mut(key)?,
+    };
     Some((s, read_buffer))
 }
 
+pub(crate) fn state_ref(lp: &Loop, id: Id) -> Option<&SocketState> {
+    let sockets = lp.try_ext::<Sockets>()?;
+    match id {
+        Id::Stream(key) => sockets
+            .slots
+            .get(key.index() as usize)?
+            .as_ref()
+            .filter(|s| s.stream == key),
+        Id::Handle(key) => sockets.handles.get(key),
+    }
+}
+
 fn socket_ref(lp: &Loop, key: Key) -> Option<&SocketState> {
-    lp.try_ext::<Sockets>()?
-        .slots
-        .get(key.index() as usize)?
-        .as_ref()
-        .filter(|s| s.stream == key)
+    state_ref(lp, Id::Stream(key))
+}
+
+/// The table of socket states, for a new handle.
+fn sockets(lp: &mut Loop) -> &mut Sockets {
+    lp.ext_by(*SOCKETS)
 }
 
 /// A TCP or Unix socket: a duplex byte stream (Node's `net.Socket`).
@@ -352,38 +418,7 @@ impl Socket {
     /// }
     /// ```
     pub fn try_write(self, lp: &mut Loop, data: &[u8]) -> io::Result<usize> {
-        if data.is_empty() {
-            return Ok(0);
-        }
-        let key = self.0.key;
-        let would_block = || io::Error::from(io::ErrorKind::WouldBlock);
-        let Some(s) = socket(lp, key) else {
-            return Err(gone());
-        };
-        if !s.write_idle() {
-            return Err(would_block());
-        }
-        let Some(io) = s.io.as_mut() else {
-            return Err(gone());
-        };
-        let mut sent = 0;
-        while sent < data.len() {
-            match io.write(&data[sent..]) {
-                Ok(0) => break,
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock || sent > 0 => break,
-                Err(e) => return Err(e),
-            }
-        }
-        if sent == 0 {
-            return Err(would_block());
-        }
-        s.bytes_written += sent as u64;
-        if s.times_idle() {
-            touch(lp, key);
-        }
-        Ok(sent)
+        try_write(lp, Id::Stream(self.0.key), data)
     }
 
     /// Hands every chunk read from now on straight to `f(lp, key, chunk)`:
@@ -435,7 +470,7 @@ impl Socket {
     /// `uv_read_start`). Only for a socket handed to a consumer with
     /// [`Socket::consume_keyed`]; the stream's `resume` governs another.
     pub fn read_start(self, lp: &mut Loop) {
-        start_reading(lp, self.0.key, true);
+        start_reading(lp, Id::Stream(self.0.key), true);
     }
 
     /// Stops reading (libuv's `uv_read_stop`): no chunk reaches the
@@ -444,15 +479,7 @@ impl Socket {
     /// slows the peer down. Only for a socket handed to a consumer with
     /// [`Socket::consume_keyed`]; the stream's `pause` governs another.
     pub fn read_stop(self, lp: &mut Loop) {
-        let Some(s) = socket(lp, self.0.key) else {
-            return;
-        };
-        if s.consumer.is_none() {
-            return;
-        }
-        s.want_read = false;
-        let activity = s.activity();
-        set_active(lp, activity);
+        stop_reading(lp, Id::Stream(self.0.key));
     }
 
     /// Whether a write would go straight to the OS: the socket is
@@ -473,7 +500,7 @@ impl Socket {
         if let Some(t) = e.idle_timer.take() {
             lp.clear_timeout(t);
         }
-        touch(lp, key);
+        touch(lp, Id::Stream(key));
     }
 
     /// Sets `TCP_NODELAY` (Node's `setNoDelay`); applied once connected.
@@ -559,25 +586,51 @@ impl Socket {
     }
 }
 
-/// Creates the stream and its socket state; registers `io` if given.
-pub(crate) fn new_socket(
-    lp: &mut Loop,
-    io: Option<Io>,
-    phase: Phase,
-    options: &SocketOptions,
-) -> Socket {
-    let stream = Duplex::from_parts(lp, SocketSource, SocketSink, options.stream.clone());
-    let key = stream.key;
-    if let Some(side) = table::write_side::<Bytes>(lp, key) {
-        side.on_cork = Some(corked);
+/// [`Socket::try_write`], for a socket or a handle.
+pub(crate) fn try_write(lp: &mut Loop, id: Id, data: &[u8]) -> io::Result<usize> {
+    if data.is_empty() {
+        return Ok(0);
     }
-    let state = SocketState {
-        stream: key,
+    let would_block = || io::Error::from(io::ErrorKind::WouldBlock);
+    let Some(s) = state(lp, id) else {
+        return Err(gone());
+    };
+    if !s.write_idle() {
+        return Err(would_block());
+    }
+    let Some(io) = s.io.as_mut() else {
+        return Err(gone());
+    };
+    let mut sent = 0;
+    while sent < data.len() {
+        match io.write(&data[sent..]) {
+            Ok(0) => break,
+            Ok(n) => sent += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock || sent > 0 => break,
+            Err(e) => return Err(e),
+        }
+    }
+    if sent == 0 {
+        return Err(would_block());
+    }
+    s.bytes_written += sent as u64;
+    if s.times_idle() {
+        touch(lp, id);
+    }
+    Ok(sent)
+}
+
+/// A socket's state before it has an OS object or an owner.
+fn new_state(stream: Key, phase: Phase, options: &SocketOptions) -> SocketState {
+    SocketState {
+        stream,
         io: None,
         watch: None,
         phase,
         want_read: true,
         consumer: None,
+        events: None,
         read_ready: false,
         read_closing: false,
         in_read: false,
@@ -599,21 +652,57 @@ pub(crate) fn new_socket(
         referenced: true,
         bytes_read: 0,
         bytes_written: 0,
-    };
+    }
+}
+
+/// Creates the stream and its socket state; registers `io` if given.
+pub(crate) fn new_socket(
+    lp: &mut Loop,
+    io: Option<Io>,
+    phase: Phase,
+    options: &SocketOptions,
+) -> Socket {
+    let stream = Duplex::from_parts(lp, SocketSource, SocketSink, options.stream.clone());
+    let key = stream.key;
+    if let Some(side) = table::write_side::<Bytes>(lp, key) {
+        side.on_cork = Some(corked);
+    }
+    let state = new_state(key, phase, options);
     let slots = &mut lp.ext_by(*SOCKETS).slots;
     let i = key.index() as usize;
     if slots.len() <= i {
         slots.resize_with(i + 1, || None);
     }
     slots[i] = Some(state);
+    let id = Id::Stream(key);
     if let Some(io) = io {
-        attach_io(lp, key, io);
+        register(lp, id, io, options.stream.label);
     }
     if phase == Phase::Open {
-        opened(lp, key);
+        opened(lp, id);
     }
-    touch(lp, key);
+    touch(lp, id);
     Socket(stream)
+}
+
+/// Creates a connected handle of `server`'s and registers `io`; reading
+/// waits for its owner ([`SocketHandle::start`]). `None` if registering
+/// failed: the descriptor is closed, and the server told.
+pub(crate) fn new_handle(
+    lp: &mut Loop,
+    io: Io,
+    options: &SocketOptions,
+    server: Key,
+) -> Option<SocketHandle> {
+    let mut s = new_state(Key::from_parts(u32::MAX, u32::MAX), Phase::Open, options);
+    s.want_read = false;
+    s.server = Some(server);
+    let key = sockets(lp).handles.insert(s);
+    let id = Id::Handle(key);
+    register(lp, id, io, options.stream.label);
+    state(lp, id)?;
+    opened(lp, id);
+    Some(SocketHandle(key))
 }
 
 /// The writable side was corked or uncorked (its `on_cork`).
@@ -623,25 +712,40 @@ fn corked(lp: &mut Loop, key: Key, on: bool) {
     }
 }
 
-/// Gives a socket its OS object and registers it; an error destroys the socket.
-pub(crate) fn attach_io(lp: &mut Loop, key: Key, mut io: Io) {
+/// Gives a connecting [`Socket`] its OS object and registers it; an error
+/// destroys the socket.
+pub(crate) fn attach_io(lp: &mut Loop, key: Key, io: Io) {
     let label = table::entry(lp, key).map_or("socket", |e| e.label);
-    match io.watch(lp, label, key) {
+    register(lp, Id::Stream(key), io, label);
+}
+
+/// Gives a socket its OS object and registers it; an error fails the socket.
+fn register(lp: &mut Loop, id: Id, mut io: Io, label: &'static str) {
+    match io.watch(lp, label, id) {
         Ok(watch) => {
-            if let Some(s) = socket(lp, key) {
+            if let Some(s) = state(lp, id) {
                 s.io = Some(io);
                 s.watch = Some(watch);
             }
-            update_active(lp, key);
+            update_active(lp, id);
         }
-        Err(e) => crate::stream::destroy(lp, key, Some(e.into())),
+        Err(e) => fail(lp, id, e),
+    }
+}
+
+/// The socket failed: its stream is destroyed with the error, or the handle
+/// is closed with it.
+fn fail(lp: &mut Loop, id: Id, e: io::Error) {
+    match id {
+        Id::Stream(key) => crate::stream::destroy(lp, key, Some(e.into())),
+        Id::Handle(key) => close_handle(lp, key, Some(e)),
     }
 }
 
 /// The watch is active (keeps the loop alive) while the socket connects,
 /// wants to read, or has writes pending.
-fn update_active(lp: &mut Loop, key: Key) {
-    let Some(s) = socket(lp, key) else { return };
+fn update_active(lp: &mut Loop, id: Id) {
+    let Some(s) = state(lp, id) else { return };
     let activity = s.activity();
     set_active(lp, activity);
 }
@@ -660,8 +764,8 @@ fn set_active(lp: &mut Loop, activity: Option<(IoWatch, bool)>) {
 }
 
 /// Restarts the idle timer after activity.
-fn touch(lp: &mut Loop, key: Key) {
-    let Some(e) = socket(lp, key).and_then(|s| s.extras.as_deref_mut()) else {
+fn touch(lp: &mut Loop, id: Id) {
+    let Some(e) = state(lp, id).and_then(|s| s.extras.as_deref_mut()) else {
         return;
     };
     let Some(timeout) = e.idle_timeout else {
@@ -673,31 +777,39 @@ fn touch(lp: &mut Loop, key: Key) {
         return;
     }
     let t = lp.set_timeout(timeout, move |lp| {
-        let Some(s) = socket(lp, key) else { return };
+        let Some(s) = state(lp, id) else { return };
         let e = s.extras();
         e.idle_timer = None;
         let taken = e.on_timeout.take();
         let kept = taken.call(lp, ());
-        if let Some(s) = socket(lp, key) {
+        if let Some(s) = state(lp, id) {
             s.extras().on_timeout.restore(kept);
         }
     });
     // An idle timer alone never keeps the loop alive (Node's unref'd timers).
     lp.unref_handle(t);
-    if let Some(s) = socket(lp, key) {
+    if let Some(s) = state(lp, id) {
         s.extras().idle_timer = Some(t);
     }
 }
 
-fn on_ready(lp: &mut Loop, key: Key, r: Readiness) {
-    let Some(s) = socket(lp, key) else { return };
+fn on_stream_ready(lp: &mut Loop, key: Key, r: Readiness) {
+    on_ready(lp, Id::Stream(key), r);
+}
+
+fn on_handle_ready(lp: &mut Loop, key: Key, r: Readiness) {
+    on_ready(lp, Id::Handle(key), r);
+}
+
+fn on_ready(lp: &mut Loop, id: Id, r: Readiness) {
+    let Some(s) = state(lp, id) else { return };
     // This may be the queued feed (or a real event that makes it redundant).
     s.feed_queued = false;
     match s.phase {
         Phase::Resolving => {}
         Phase::Connecting => {
             if r.is_writable() || r.is_error() || r.is_write_closed() || r.is_read_closed() {
-                finish_connect(lp, key);
+                finish_connect(lp, id);
             }
         }
         Phase::Open => {
@@ -712,24 +824,26 @@ fn on_ready(lp: &mut Loop, key: Key, r: Readiness) {
             let read_now = readable && s.want_read && !s.in_read;
             if read_now {
                 s.in_read = true;
-                read_budget(lp, key, Stream::from_key(key));
+                read_budget(lp, id);
             }
             if !(read_now || writable) {
                 return;
             }
-            let Some(s) = socket(lp, key) else { return };
+            let Some(s) = state(lp, id) else { return };
             if read_now {
                 s.in_read = false;
             }
             if writable && s.write_in_flight {
-                flush_and_complete(lp, key);
+                flush_and_complete(lp, id);
             }
         }
     }
 }
 
 /// A non-blocking connect reported progress: done, failed, or spurious.
-fn finish_connect(lp: &mut Loop, key: Key) {
+/// (Only a [`Socket`] connects: a handle is accepted connected.)
+fn finish_connect(lp: &mut Loop, id: Id) {
+    let Id::Stream(key) = id else { return };
     let Some(s) = socket(lp, key) else { return };
     let Some(io) = s.io.as_ref() else { return };
     let result = match io.take_error() {
@@ -742,7 +856,7 @@ fn finish_connect(lp: &mut Loop, key: Key) {
             if let Some(t) = s.extras.as_mut().and_then(|e| e.connect_timer.take()) {
                 lp.clear_timeout(t);
             }
-            opened(lp, key);
+            opened(lp, id);
             let Some(s) = socket(lp, key) else { return };
             let taken = s.extras().on_connect.take();
             let kept = taken.call(lp, ());
@@ -772,21 +886,22 @@ pub(crate) fn detach_io(lp: &mut Loop, key: Key) {
 }
 
 /// Applies options that need an open socket.
-fn opened(lp: &mut Loop, key: Key) {
-    let Some(s) = socket(lp, key) else { return };
+fn opened(lp: &mut Loop, id: Id) {
+    let Some(s) = state(lp, id) else { return };
     if s.no_delay
         && let Some(t) = s.io.as_ref().and_then(Io::tcp)
     {
         let _ = t.set_nodelay(true);
     }
-    update_active(lp, key);
+    update_active(lp, id);
 }
 
 /// Writes queued while connecting go out; a pending `end` shuts down.
 fn resume_after_connect(lp: &mut Loop, key: Key) {
+    let id = Id::Stream(key);
     let Some(s) = socket(lp, key) else { return };
     if s.write_in_flight {
-        flush_and_complete(lp, key);
+        flush_and_complete(lp, id);
     } else if s.shutdown_pending {
         s.shutdown_pending = false;
         let r = s.io.as_ref().map_or(Ok(()), Io::shutdown_write);
@@ -794,7 +909,7 @@ fn resume_after_connect(lp: &mut Loop, key: Key) {
             .complete_write(lp, r.or_else(ignore_not_connected).map_err(Into::into));
     }
     if socket(lp, key).is_some_and(|s| s.want_read) {
-        read(lp, key);
+        read(lp, id);
     }
 }
 
@@ -809,24 +924,24 @@ fn ignore_not_connected(e: io::Error) -> io::Result<()> {
 /// Reads while the consumer wants data, up to the per-event budget. Marks
 /// the socket as reading meanwhile, so that a consumer asking for more from
 /// a `data` listener does not queue a feed (the loop reads on anyway).
-fn read(lp: &mut Loop, key: Key) {
-    let stream = Stream::<Bytes, Bytes>::from_key(key);
-    let Some(s) = socket(lp, key) else { return };
+fn read(lp: &mut Loop, id: Id) {
+    let Some(s) = state(lp, id) else { return };
     if s.in_read {
         return;
     }
     s.in_read = true;
-    read_budget(lp, key, stream);
-    if let Some(s) = socket(lp, key) {
+    read_budget(lp, id);
+    if let Some(s) = state(lp, id) {
         s.in_read = false;
     }
 }
 
 /// The read loop of [`read`].
-fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
+fn read_budget(lp: &mut Loop, id: Id) {
+    let stream = id.stream();
     let mut budget_left = false;
     for _ in 0..READS_PER_EVENT {
-        let Some((s, buffer)) = socket_and_buffer(lp, key) else {
+        let Some((s, buffer)) = state_and_buffer(lp, id) else {
             break;
         };
         if !s.want_read || s.eof || s.phase != Phase::Open {
@@ -839,14 +954,18 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
             Ok(0) => {
                 s.eof = true;
                 s.read_ready = false;
-                let consumed = s.consumer.is_some();
-                update_active(lp, key);
-                if consumed {
+                let (consumer, events) = (s.consumer, s.events);
+                update_active(lp, id);
+                match (stream, consumer) {
+                    (Some(stream), None) => stream.push_eof(lp),
                     // No readable side to end: `end` comes as it would
                     // from one, on the next tick.
-                    table::next_tick(lp, key, emit_end);
-                } else {
-                    stream.push_eof(lp);
+                    (Some(stream), Some(_)) => table::next_tick(lp, stream.key, emit_end),
+                    (None, consumer) => {
+                        if let (Some(events), Some((_, owner))) = (events, consumer) {
+                            (events.on_eof)(lp, owner);
+                        }
+                    }
                 }
                 return;
             }
@@ -860,18 +979,20 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
                 let (idle_timed, consumer) = (s.times_idle(), s.consumer);
                 let chunk = buffer.split(n);
                 if idle_timed {
-                    touch(lp, key);
+                    touch(lp, id);
                 }
                 if let Some((f, consumer_key)) = consumer {
                     // The consumer stops reading with `read_stop`, which the
                     // next turn of this loop sees.
                     f(lp, consumer_key, chunk);
-                } else if !stream.push(lp, chunk) {
+                } else if let Some(stream) = stream
+                    && !stream.push(lp, chunk)
+                {
                     // Full: stop until the consumer asks again (backpressure).
-                    if let Some(s) = socket(lp, key) {
+                    if let Some(s) = state(lp, id) {
                         s.want_read = false;
                     }
-                    update_active(lp, key);
+                    update_active(lp, id);
                     break;
                 }
                 if drained {
@@ -886,7 +1007,7 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => {
-                crate::stream::destroy(lp, key, Some(e.into()));
+                fail(lp, id, e);
                 return;
             }
         }
@@ -894,8 +1015,8 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
     // Out of budget with data still there: the loop delivers readability
     // again in its next poll phase, one budget per iteration, as a
     // level-triggered poller would.
-    if budget_left && socket(lp, key).is_some_and(|s| s.want_read && s.read_ready) {
-        feed_readable(lp, key);
+    if budget_left && state(lp, id).is_some_and(|s| s.want_read && s.read_ready) {
+        feed_readable(lp, id);
     }
 }
 
@@ -903,8 +1024,8 @@ fn read_budget(lp: &mut Loop, key: Key, stream: Stream<Bytes, Bytes>) {
 /// triggering reports no new edge for data already there), at most once at
 /// a time: each queued feed reads up to the budget, and a feed per pushed
 /// chunk would multiply (32 feeds queueing 32 each) and starve the loop.
-fn feed_readable(lp: &mut Loop, key: Key) {
-    let Some(s) = socket(lp, key) else { return };
+fn feed_readable(lp: &mut Loop, id: Id) {
+    let Some(s) = state(lp, id) else { return };
     if s.feed_queued || s.phase != Phase::Open {
         return;
     }
@@ -916,8 +1037,8 @@ fn feed_readable(lp: &mut Loop, key: Key) {
 /// Reading is wanted (by the readable side, or by the consumer if
 /// `consumer_only`): the watch counts as active, and data already there is
 /// read in the next poll phase.
-fn start_reading(lp: &mut Loop, key: Key, consumer_only: bool) {
-    let Some(s) = socket(lp, key) else { return };
+pub(crate) fn start_reading(lp: &mut Loop, id: Id, consumer_only: bool) {
+    let Some(s) = state(lp, id) else { return };
     if consumer_only && s.consumer.is_none() {
         return;
     }
@@ -930,8 +1051,19 @@ fn start_reading(lp: &mut Loop, key: Key, consumer_only: bool) {
     // Edge-triggered: data that arrived while reading was off raised no new
     // event, so look again in the next poll phase.
     if feed {
-        feed_readable(lp, key);
+        feed_readable(lp, id);
     }
+}
+
+/// The consumer stops reading (libuv's `uv_read_stop`).
+pub(crate) fn stop_reading(lp: &mut Loop, id: Id) {
+    let Some(s) = state(lp, id) else { return };
+    if s.consumer.is_none() {
+        return;
+    }
+    s.want_read = false;
+    let activity = s.activity();
+    set_active(lp, activity);
 }
 
 /// Writes as much of the unsent queue as the kernel takes.
@@ -980,8 +1112,8 @@ fn flush(s: &mut SocketState, read_buffer: &mut ReadBuffer) -> io::Result<bool> 
 }
 
 /// Write readiness for a write in flight: flush, and complete it when done.
-fn flush_and_complete(lp: &mut Loop, key: Key) {
-    let Some((s, read_buffer)) = socket_and_buffer(lp, key) else {
+fn flush_and_complete(lp: &mut Loop, id: Id) {
+    let Some((s, read_buffer)) = state_and_buffer(lp, id) else {
         return;
     };
     let result = flush(s, read_buffer);
@@ -990,42 +1122,75 @@ fn flush_and_complete(lp: &mut Loop, key: Key) {
         Ok(true) => {
             s.write_in_flight = false;
             if s.times_idle() {
-                touch(lp, key);
+                touch(lp, id);
             }
-            update_active(lp, key);
-            Stream::<Bytes, Bytes>::from_key(key).complete_write(lp, Ok(()));
+            update_active(lp, id);
+            write_done(lp, id);
         }
-        Err(e) => Stream::<Bytes, Bytes>::from_key(key).complete_write(lp, Err(e.into())),
+        Err(e) => match id.stream() {
+            Some(stream) => stream.complete_write(lp, Err(e.into())),
+            None => fail(lp, id, e),
+        },
     }
 }
 
-/// Queues chunks for the socket and writes what the kernel takes now.
-fn queue_and_flush(
+/// Everything queued went out: the stream's write completes; a handle sends
+/// the FIN it was asked for, and tells its owner.
+fn write_done(lp: &mut Loop, id: Id) {
+    match id {
+        Id::Stream(key) => Stream::<Bytes, Bytes>::from_key(key).complete_write(lp, Ok(())),
+        Id::Handle(key) => {
+            let Some(s) = state(lp, id) else { return };
+            if std::mem::take(&mut s.shutdown_pending) {
+                let r = s.io.as_ref().map_or(Ok(()), Io::shutdown_write);
+                if let Err(e) = r.or_else(ignore_not_connected) {
+                    return close_handle(lp, key, Some(e));
+                }
+            }
+            let Some(s) = state(lp, id) else { return };
+            if let (Some(events), Some((_, owner))) = (s.events, s.consumer) {
+                (events.on_drain)(lp, owner);
+            }
+        }
+    }
+}
+
+/// Queues chunks for the socket and writes what the kernel takes now
+/// (only queues while a handle is corked).
+pub(crate) fn queue_and_flush(
     lp: &mut Loop,
-    key: Key,
+    id: Id,
     chunks: impl IntoIterator<Item = Bytes>,
 ) -> WriteStatus {
-    let Some((s, read_buffer)) = socket_and_buffer(lp, key) else {
+    let Some((s, read_buffer)) = state_and_buffer(lp, id) else {
         return WriteStatus::Failed(StreamError::Destroyed);
     };
     for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
         s.unsent.push_back(chunk);
     }
+    if s.unsent.is_empty() && !s.write_in_flight {
+        return WriteStatus::Done;
+    }
+    // A corked handle holds its writes. (A stream's writable side holds its
+    // own while corked, and hands them over when ending, still corked.)
+    if matches!(id, Id::Handle(_)) && s.corked && !s.write_in_flight {
+        return WriteStatus::Pending;
+    }
     s.write_in_flight = true;
     if s.phase != Phase::Open {
-        update_active(lp, key);
+        update_active(lp, id);
         return WriteStatus::Pending; // goes out once connected
     }
     match flush(s, read_buffer) {
         Ok(true) => {
             s.write_in_flight = false;
             if s.times_idle() {
-                touch(lp, key);
+                touch(lp, id);
             }
             WriteStatus::Done
         }
         Ok(false) => {
-            update_active(lp, key);
+            update_active(lp, id);
             WriteStatus::Pending
         }
         Err(e) => WriteStatus::Failed(e.into()),
@@ -1036,11 +1201,11 @@ struct SocketSource;
 
 impl Source<Bytes> for SocketSource {
     fn read(&mut self, lp: &mut Loop, stream: Readable<Bytes>, _size: usize) {
-        start_reading(lp, stream.key, false);
+        start_reading(lp, Id::Stream(stream.key), false);
     }
 
     fn destroy(&mut self, lp: &mut Loop, stream: Readable<Bytes>, _error: Option<&StreamError>) {
-        teardown(lp, stream.key);
+        teardown(lp, Id::Stream(stream.key));
     }
 }
 
@@ -1048,7 +1213,7 @@ struct SocketSink;
 
 impl Sink<Bytes> for SocketSink {
     fn write(&mut self, lp: &mut Loop, stream: Writable<Bytes>, chunk: Bytes) -> WriteStatus {
-        queue_and_flush(lp, stream.key, std::iter::once(chunk))
+        queue_and_flush(lp, Id::Stream(stream.key), std::iter::once(chunk))
     }
 
     fn accepts_batches(&self) -> bool {
@@ -1061,7 +1226,7 @@ impl Sink<Bytes> for SocketSink {
         stream: Writable<Bytes>,
         chunks: Vec<Bytes>,
     ) -> WriteStatus {
-        queue_and_flush(lp, stream.key, chunks)
+        queue_and_flush(lp, Id::Stream(stream.key), chunks)
     }
 
     fn finish(&mut self, lp: &mut Loop, stream: Writable<Bytes>) -> WriteStatus {
@@ -1085,17 +1250,74 @@ impl Sink<Bytes> for SocketSink {
     }
 
     fn destroy(&mut self, lp: &mut Loop, stream: Writable<Bytes>, _error: Option<&StreamError>) {
-        teardown(lp, stream.key);
+        teardown(lp, Id::Stream(stream.key));
+    }
+}
+
+/// Queues chunks on a handle and writes what the OS takes now; a failure
+/// closes the handle with the OS's error.
+pub(crate) fn handle_write(lp: &mut Loop, key: Key, chunks: impl IntoIterator<Item = Bytes>) {
+    if let WriteStatus::Failed(e) = queue_and_flush(lp, Id::Handle(key), chunks) {
+        let e = match e {
+            StreamError::Io(e) => std::rc::Rc::try_unwrap(e)
+                .unwrap_or_else(|e| io::Error::new(e.kind(), e.to_string())),
+            e => io::Error::new(e.kind(), e.to_string()),
+        };
+        close_handle(lp, key, Some(e));
+    }
+}
+
+/// Sends a handle's FIN once what is queued went out (libuv's
+/// `uv_shutdown`); returns whether it went. An error closes the handle.
+pub(crate) fn shutdown_handle(lp: &mut Loop, key: Key) -> bool {
+    let id = Id::Handle(key);
+    let Some(s) = state(lp, id) else { return false };
+    if s.write_ended {
+        return !s.shutdown_pending;
+    }
+    s.write_ended = true;
+    if std::mem::take(&mut s.corked) {
+        // What the cork holds goes first.
+        handle_write(lp, key, None);
+    }
+    let Some(s) = state(lp, id) else { return false };
+    if s.write_in_flight {
+        s.shutdown_pending = true;
+        return false;
+    }
+    let r = s.io.as_ref().map_or(Ok(()), Io::shutdown_write);
+    match r.or_else(ignore_not_connected) {
+        Ok(()) => true,
+        Err(e) => {
+            close_handle(lp, key, Some(e));
+            false
+        }
+    }
+}
+
+/// Closes a handle: the OS side now, and its owner hears of it (with the
+/// error, if one closed it) on the next tick. Nothing if already closed.
+pub(crate) fn close_handle(lp: &mut Loop, key: Key, error: Option<io::Error>) {
+    let owner = state(lp, Id::Handle(key)).map(|s| (s.events, s.consumer));
+    let Some((events, consumer)) = owner else {
+        return;
+    };
+    teardown(lp, Id::Handle(key));
+    if let (Some(events), Some((_, owner))) = (events, consumer) {
+        lp.next_tick(move |lp| (events.on_close)(lp, owner, error));
     }
 }
 
 /// Closes the OS side of a socket: timers, the watch, the descriptor.
-fn teardown(lp: &mut Loop, key: Key) {
+fn teardown(lp: &mut Loop, id: Id) {
     let state = {
-        let slots = &mut lp.ext_by(*SOCKETS).slots;
-        match slots.get_mut(key.index() as usize) {
-            Some(slot) if slot.as_ref().is_some_and(|s| s.stream == key) => slot.take(),
-            _ => None,
+        let Sockets { slots, handles, .. } = lp.ext_by(*SOCKETS);
+        match id {
+            Id::Stream(key) => match slots.get_mut(key.index() as usize) {
+                Some(slot) if slot.as_ref().is_some_and(|s| s.stream == key) => slot.take(),
+                _ => None,
+            },
+            Id::Handle(key) => handles.remove(key),
         }
     };
     let Some(mut s) = state else { return };
