@@ -19,7 +19,7 @@ use std::time::Duration;
 use bytes::{Buf, Bytes, BytesMut};
 use eventide_loop_phases::{Loop, Timer};
 use eventide_reactor::slab::Key;
-use eventide_streams::net::Socket;
+use eventide_streams::net::{HandleEvents, SocketHandle};
 use eventide_streams::{Readable, StreamError};
 
 use crate::proto::{BodyKind, Event, Limits, ParseError, RequestHead, RequestParser, Version};
@@ -131,11 +131,9 @@ impl Busy {
 
 pub(crate) struct Conn {
     pub(crate) server: Key,
-    pub(crate) socket: Socket,
+    pub(crate) socket: SocketHandle,
     /// Made or taken when input arrives, given back when idle ([`Busy`]).
     busy: Option<Box<Busy>>,
-    /// The socket's high-water mark.
-    out_hwm: usize,
     pub(crate) slots: Slots,
     next_seq: u64,
     /// The request whose body is arriving.
@@ -154,18 +152,33 @@ pub(crate) struct Conn {
     corked: bool,
     client_ended: bool,
     timer: Option<Timer>,
-    /// When the timer is set to fire (loop time).
-    timer_due: Duration,
-    /// When the current deadline passes (loop time); the timer may be set
-    /// earlier and then sets itself again.
-    deadline_at: Duration,
+    /// When the timer is set to fire.
+    timer_due: LoopTime,
+    /// When the current deadline passes; the timer may be set earlier and
+    /// then sets itself again.
+    deadline_at: LoopTime,
     /// Whether `deadline` is being timed (the timer may be queued unarmed).
     armed: bool,
     deadline: Deadline,
-    /// When the current request's first byte arrived (`lp.now()`), so the
-    /// request timeout counts from there, not from the end of the head.
-    request_started: Duration,
+    /// When the current request's first byte arrived, so the request
+    /// timeout counts from there, not from the end of the head.
+    request_started: LoopTime,
     pub(crate) options: Rc<ServerOptionsRef>,
+}
+
+/// A loop time (`lp.now()`) in whole nanoseconds: half the room of a
+/// `Duration`, and every connection keeps three.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+struct LoopTime(u64);
+
+impl LoopTime {
+    fn of(t: Duration) -> Self {
+        LoopTime(u64::try_from(t.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    fn get(self) -> Duration {
+        Duration::from_nanos(self.0)
+    }
 }
 
 /// The few options a connection consults on every request, shared by the
@@ -208,19 +221,26 @@ pub(crate) fn slot(lp: &mut Loop, ck: Key, seq: u64) -> Option<&mut Slot> {
     c.slots.get_mut(i)
 }
 
-/// A connection was accepted: wire the socket's events to the connection.
-pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
+/// What a connection's socket reports: plain functions with the
+/// connection's key, no closure per connection.
+static EVENTS: HandleEvents = HandleEvents {
+    on_read: on_data,
+    on_eof: on_client_end,
+    on_drain,
+    on_close,
+};
+
+/// A connection was accepted: its socket reports to the connection.
+pub(crate) fn accept(lp: &mut Loop, server: Key, socket: SocketHandle) {
     let Some(s) = http(lp).servers.get(server) else {
-        socket.destroy(lp, None);
+        socket.close(lp);
         return;
     };
     let options = Rc::clone(&s.conn_options);
-    let out_hwm = socket.writable_high_water_mark(lp);
     let ck = http(lp).conns.insert(Conn {
         server,
         socket,
         busy: None,
-        out_hwm,
         slots: Slots::default(),
         next_seq: 0,
         receiving: None,
@@ -233,23 +253,17 @@ pub(crate) fn accept(lp: &mut Loop, server: Key, socket: Socket) {
         corked: false,
         client_ended: false,
         timer: None,
-        timer_due: Duration::ZERO,
-        deadline_at: Duration::ZERO,
+        timer_due: LoopTime::default(),
+        deadline_at: LoopTime::default(),
         armed: false,
         deadline: Deadline::Idle,
-        request_started: Duration::ZERO,
+        request_started: LoopTime::default(),
         options,
     });
     connection_opened(lp, server);
-    // Plain functions with the connection's key: no closure to allocate.
-    socket.on_drain_keyed(lp, ck, on_drain);
-    socket.on_end_keyed(lp, ck, on_client_end);
-    socket.on_close_keyed(lp, ck, on_close);
     // A connection that never sends a complete head is cut off too.
     begin_request_timing(lp, ck);
-    // The bytes come straight from the socket's reads, not through its
-    // readable side (Node's `parser.consume`).
-    socket.consume_keyed(lp, ck, on_data);
+    socket.start(lp, ck, &EVENTS);
 }
 
 fn on_data(lp: &mut Loop, ck: Key, chunk: Bytes) {
@@ -297,7 +311,7 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     let base = if socket.is_write_idle(lp) {
         0
     } else {
-        socket.writable_length(lp)
+        socket.write_queue_size(lp)
     };
     let h = http(lp);
     if let Some(c) = h.conns.get_mut(ck) {
@@ -356,7 +370,7 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     // The pass's output goes to the socket, after the large writes held by
     // the cork, if any (`try_write` refuses while the socket is corked).
     let corked = conn(lp, ck).is_some_and(|c| std::mem::take(&mut c.corked));
-    flush_out(lp, ck);
+    let over_mark = flush_out(lp, ck);
     if corked {
         socket.uncork(lp);
     }
@@ -366,6 +380,11 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
         if c.slots.is_empty() {
             c.rest(&mut h.spare_busy);
         }
+    }
+    // Output that reached the mark (a response was told to wait) may have
+    // gone out whole at once: no `on_drain` comes then, so say it now.
+    if (over_mark || corked) && socket.is_write_idle(lp) {
+        on_drain(lp, ck);
     }
     if input_ended {
         client_input_done(lp, ck);
@@ -419,7 +438,7 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
         // being timed, else (a request pipelined behind others, whose head
         // was not) from now. Either way every body is timed.
         let started = if c.deadline == Deadline::Headers {
-            c.request_started
+            c.request_started.get()
         } else {
             now
         };
@@ -627,7 +646,7 @@ pub(crate) fn send(lp: &mut Loop, ck: Key, seq: u64, data: Bytes) -> bool {
 /// `write` says (or would say, had the chunk gone to it).
 fn write_out(lp: &mut Loop, ck: Key, data: Bytes) -> bool {
     let Some(c) = conn(lp, ck) else { return false };
-    let hwm = c.out_hwm;
+    let hwm = c.options.high_water_mark;
     if c.processing
         && data.len() <= COPY_BELOW
         && let Some(b) = c.busy.as_deref_mut()
@@ -649,9 +668,10 @@ fn write_out(lp: &mut Loop, ck: Key, data: Bytes) -> bool {
         socket.cork(lp);
     }
     if let Some(out) = out {
-        socket.write(lp, out);
+        let _ = socket.write(lp, out); // (an error closes: the next says so)
     }
-    socket.write(lp, data)
+    // A closed socket takes nothing more: stop (its `on_close` follows).
+    socket.write(lp, data).is_ok_and(|queued| queued < hwm)
 }
 
 /// Hands what waits in `outbuf` to the socket: straight to the OS if
@@ -660,18 +680,17 @@ fn write_out(lp: &mut Loop, ck: Key, data: Bytes) -> bool {
 /// the OS does not take is queued on the socket as one chunk (its
 /// allocation is used again once the socket has written it).
 ///
-/// Not tried past the socket's mark: a response whose `write` said stop
-/// waits for the socket's `drain`, which only a write through the stream
-/// brings.
-fn flush_out(lp: &mut Loop, ck: Key) {
-    let Some(c) = conn(lp, ck) else { return };
-    let (socket, hwm) = (c.socket, c.out_hwm);
+/// Returns whether `outbuf` had reached the mark (so a response may wait
+/// for a drain).
+fn flush_out(lp: &mut Loop, ck: Key) -> bool {
+    let Some(c) = conn(lp, ck) else { return false };
+    let (socket, hwm) = (c.socket, c.options.high_water_mark);
     let Some(b) = c.busy.as_deref_mut().filter(|b| !b.outbuf.is_empty()) else {
-        return;
+        return false;
     };
-    let try_first = b.below_mark(hwm);
+    let over_mark = !b.below_mark(hwm);
     let mut out = std::mem::take(&mut b.outbuf);
-    if try_first && let Ok(n) = socket.try_write(lp, &out) {
+    if let Ok(n) = socket.try_write(lp, &out) {
         if n == out.len() {
             out.clear();
         } else {
@@ -682,7 +701,8 @@ fn flush_out(lp: &mut Loop, ck: Key) {
     if !out.is_empty() {
         let rest = out.split().freeze();
         queued = rest.len();
-        socket.write(lp, rest);
+        // (An error closes the socket: its `on_close` follows.)
+        let _ = socket.write(lp, rest);
     }
     if let Some(b) = conn(lp, ck).and_then(|c| c.busy.as_deref_mut()) {
         b.out_base += queued;
@@ -690,6 +710,7 @@ fn flush_out(lp: &mut Loop, ck: Key) {
             b.outbuf = out;
         }
     }
+    over_mark
 }
 
 /// What a response needs to write its head: its slot, the `Date` value,
@@ -722,7 +743,7 @@ pub(crate) fn head_target(lp: &mut Loop, ck: Key, seq: u64) -> Option<HeadTarget
     let date = h.date_at(now);
     let c = h.conns.get_mut(ck)?;
     let i = c.slots.position(seq)?;
-    let hwm = c.out_hwm;
+    let hwm = c.options.high_water_mark;
     let direct = match c.busy.as_deref_mut() {
         Some(b) if i == 0 && c.processing => Some(Direct {
             room: hwm.saturating_sub(b.out_base),
@@ -852,9 +873,13 @@ fn maybe_idle(lp: &mut Loop, ck: Key) {
         c.body_full = false;
         c.too_many_in_flight = false;
         flush_out(lp, ck);
-        socket.end(lp, None);
+        let fin_sent = socket.shutdown(lp);
         if client_ended {
+            // Both sides are done once the FIN is out (`on_drain` if not now).
             disarm(lp, ck);
+            if fin_sent {
+                socket.close(lp);
+            }
         } else {
             // Lingering close: the socket (allowing half-open) is released
             // only once the client's FIN is read, so read on, discarding, and
@@ -917,9 +942,16 @@ fn send_continue(lp: &mut Loop, ck: Key, seq: u64) {
     write_out(lp, ck, Bytes::from_static(b"HTTP/1.1 100 Continue\r\n\r\n"));
 }
 
+/// What waited on the socket went out (with the FIN, if it was sent).
 fn on_drain(lp: &mut Loop, ck: Key) {
     let Some(c) = conn(lp, ck) else { return };
-    let Some(front) = c.slots.front() else { return };
+    let Some(front) = c.slots.front() else {
+        // Closing, after the client's FIN: the last bytes and ours are out.
+        if c.close_after && c.client_ended {
+            maybe_idle(lp, ck);
+        }
+        return;
+    };
     let seq = front.seq;
     Response::new(ck, seq).drained(lp);
 }
@@ -957,9 +989,9 @@ fn client_input_done(lp: &mut Loop, ck: Key) {
     maybe_idle(lp, ck);
 }
 
-/// The socket closed (ended, reset, or destroyed): everything in flight on it
+/// The socket closed (done, reset, or cut off): everything in flight on it
 /// is over.
-fn on_close(lp: &mut Loop, ck: Key) {
+fn on_close(lp: &mut Loop, ck: Key, _error: Option<std::io::Error>) {
     let Some(c) = http(lp).conns.remove(ck) else {
         return;
     };
@@ -981,7 +1013,7 @@ fn on_close(lp: &mut Loop, ck: Key) {
 fn close_now(lp: &mut Loop, ck: Key) {
     if let Some(c) = conn(lp, ck) {
         let socket = c.socket;
-        socket.destroy(lp, None);
+        socket.close(lp);
     }
 }
 
@@ -1041,7 +1073,7 @@ impl Conn {
     /// Reading paused for too many requests in flight may go on once fewer
     /// are: clears the pause and returns the socket, and whether to resume
     /// it (not while a body is full), for [`process`] to run after.
-    fn take_resume(&mut self) -> Option<(Socket, bool)> {
+    fn take_resume(&mut self) -> Option<(SocketHandle, bool)> {
         if !(self.too_many_in_flight && self.slots.len() < self.options.max_pipelined) {
             return None;
         }
@@ -1051,7 +1083,7 @@ impl Conn {
 
     /// A request began: the headers deadline starts now.
     fn begin_request(&mut self, now: Duration) -> TimerMove {
-        self.request_started = now;
+        self.request_started = LoopTime::of(now);
         // The head must also arrive within the whole request's time.
         let t = match (self.options.headers_timeout, self.options.request_timeout) {
             (Some(h), Some(r)) => Some(h.min(r)),
@@ -1076,8 +1108,8 @@ impl Conn {
         self.armed = after.is_some();
         let after = after?;
         let at = now + after;
-        self.deadline_at = at;
-        if self.timer.is_some() && self.timer_due <= at {
+        self.deadline_at = LoopTime::of(at);
+        if self.timer.is_some() && self.timer_due <= self.deadline_at {
             return None;
         }
         Some((at, after))
@@ -1109,13 +1141,13 @@ fn move_timer(lp: &mut Loop, ck: Key, moved: TimerMove) {
 /// Points the connection's timer at `at` (which is `after` from now).
 fn set_timer(lp: &mut Loop, ck: Key, at: Duration, after: Duration) {
     let Some(c) = conn(lp, ck) else { return };
-    c.timer_due = at;
+    c.timer_due = LoopTime::of(at);
     if let Some(t) = c.timer
         && lp.restart_timer(t, after)
     {
         return;
     }
-    let t = lp.set_timeout(after, move |lp| on_deadline(lp, ck));
+    let t = lp.set_timeout_keyed(after, ck, on_deadline);
     // Deadlines never keep the loop alive by themselves; the socket does.
     lp.unref_handle(t);
     if let Some(c) = conn(lp, ck) {
@@ -1138,9 +1170,10 @@ fn on_deadline(lp: &mut Loop, ck: Key) {
     if !c.armed {
         return;
     }
-    if c.deadline_at > now {
+    let at = c.deadline_at.get();
+    if at > now {
         // The deadline moved on since the timer was set: wait for the rest.
-        let (at, after) = (c.deadline_at, c.deadline_at - now);
+        let after = at - now;
         set_timer(lp, ck, at, after);
         return;
     }

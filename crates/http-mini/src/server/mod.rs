@@ -52,7 +52,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use eventide_loop_phases::{Loop, Task};
 use eventide_reactor::slab::{Key, Slab};
-use eventide_streams::net::{self, Socket};
+use eventide_streams::net;
 
 pub use request::Request;
 pub use response::Response;
@@ -82,8 +82,9 @@ pub struct ServerOptions {
     pub max_connections: Option<usize>,
     /// Responses in flight on one connection before parsing pauses.
     pub max_pipelined: usize,
-    /// High-water mark of a request body stream and of a response's output
-    /// buffered behind earlier responses (64 KiB).
+    /// High-water mark of a request body stream, of a response's output
+    /// buffered behind earlier responses, and of the output queued on a
+    /// connection's socket (64 KiB).
     pub high_water_mark: usize,
     /// Unread request body a finished response may discard before the
     /// connection is closed instead (1 MiB).
@@ -251,13 +252,13 @@ impl Server {
             reuse_port: options.reuse_port,
             ..net::ServerOptions::default()
         };
-        // The server ends a connection itself, after its last response, even
-        // when the client has already sent its FIN.
-        net_options.socket.stream.allow_half_open = true;
         net_options.socket.stream.label = "http";
         net_options.socket.no_delay = options.no_delay;
-        let listened = net::Server::listen_tcp(lp, addr, net_options, move |lp, sock: Socket| {
-            conn::accept(lp, key, sock);
+        // Connections read and write their sockets' bytes themselves: a
+        // handle each, no stream (whose buffers and listeners an idle
+        // connection would hold).
+        let listened = net::Server::listen_tcp_handles(lp, addr, net_options, move |lp, handle| {
+            conn::accept(lp, key, handle);
         });
         match listened {
             Ok(net) => {
