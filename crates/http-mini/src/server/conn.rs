@@ -1,9 +1,12 @@
 //! One server connection: bytes in, requests out to the handler, responses
 //! back in request order, timeouts, and the way it ends.
 //!
-//! The connection takes the socket's bytes as they are read, past its
-//! readable side ([`Socket::consume_keyed`], as Node's HTTP server consumes
-//! its socket's handle), and feeds them to its [`RequestParser`]. Each parsed head opens a response *slot*; slots
+//! The connection owns a [`SocketHandle`], a socket without a stream (as
+//! Node's HTTP server consumes its socket's handle, `parser.consume`): the
+//! bytes read come straight to [`on_data`], which feeds them to the
+//! connection's [`RequestParser`], and the output goes to the handle's
+//! writes. An idle connection so holds no stream buffers or listeners.
+//! Each parsed head opens a response *slot*; slots
 //! are kept in request order and only the front one writes to the socket,
 //! so pipelined responses cannot interleave. While a pass over the input
 //! runs ([`process`]), the front response's output is encoded into the
@@ -381,9 +384,10 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
             c.rest(&mut h.spare_busy);
         }
     }
-    // Output that reached the mark (a response was told to wait) may have
-    // gone out whole at once: no `on_drain` comes then, so say it now.
-    if (over_mark || corked) && socket.is_write_idle(lp) {
+    // Output that reached the mark in `outbuf` (a response was told to
+    // wait) may have gone to the OS whole, never queued on the socket: no
+    // `on_drain` comes then, so say it now.
+    if over_mark && socket.is_write_idle(lp) {
         on_drain(lp, ck);
     }
     if input_ended {

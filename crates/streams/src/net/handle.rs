@@ -169,15 +169,24 @@ impl SocketHandle {
     }
 
     /// Queues `data` after what waits and writes what the OS takes now
-    /// (libuv's `uv_write`); [`HandleEvents::on_drain`] follows once
-    /// everything queued went out. Returns the bytes still queued (libuv's
-    /// `write_queue_size`), for the owner's backpressure.
+    /// (libuv's `uv_write`). Returns the bytes still queued (libuv's
+    /// `write_queue_size`), for the owner's backpressure: once they have
+    /// all gone, [`HandleEvents::on_drain`] is called, from the loop (never
+    /// from inside a `write`).
     ///
     /// # Errors
     ///
-    /// `NotConnected` if the handle is closed: by an error of the OS in
-    /// this write (which [`HandleEvents::on_close`] reports), or before.
+    /// `BrokenPipe` after [`shutdown`](Self::shutdown), as libuv refuses
+    /// it (nothing is queued); `NotConnected` if the handle is closed, by
+    /// an error of the OS in this write (which [`HandleEvents::on_close`]
+    /// reports) or before.
     pub fn write(self, lp: &mut Loop, data: Bytes) -> io::Result<usize> {
+        if state_ref(lp, self.id()).is_some_and(|s| s.write_ended) {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "write after shutdown",
+            ));
+        }
         handle_write(lp, self.0, Some(data));
         state_ref(lp, self.id())
             .map(|s| s.unsent_len())
@@ -204,7 +213,8 @@ impl SocketHandle {
         }
     }
 
-    /// Writes what the cork held.
+    /// Writes what the cork held ([`HandleEvents::on_drain`] follows once
+    /// it has all gone, as after a `write` that left bytes queued).
     pub fn uncork(self, lp: &mut Loop) {
         let Some(s) = state(lp, self.id()) else {
             return;

@@ -1,6 +1,11 @@
 //! Sockets and listeners as streams (Node's `net`): TCP and Unix, with connect
 //! timeouts, half-close, idle timeouts, `TCP_NODELAY`, keep-alive,
 //! `SO_REUSEPORT`, connection limits and descriptor exhaustion handled.
+//!
+//! Under each [`Socket`] is the socket machinery libuv calls a stream handle
+//! (reads, vectored writes, the FIN, liveness); a [`SocketHandle`] is that
+//! machinery alone, without the stream, for a protocol server that reads
+//! and writes its own bytes (the HTTP server's connections).
 
 mod connect;
 mod handle;

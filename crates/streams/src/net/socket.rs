@@ -27,6 +27,12 @@
 //!   check does not look at the stream.
 //! - **`end`** shuts down the writing half (a FIN); the peer sees `end` and can
 //!   still write back.
+//!
+//! The same machinery serves a [`SocketHandle`], which has no stream: its
+//! state is kept in a slab of its own, and what a stream would be told (a
+//! chunk, the end, a write done, an error) goes to the handle's owner
+//! ([`HandleEvents`]) instead. [`Id`] says which of the two a state belongs
+//! to, and the few places that report choose by it.
 
 use crate::core::Queue;
 use std::io::{self, IoSlice, Read, Write};
@@ -183,7 +189,7 @@ pub(crate) struct SocketState {
     /// wait, and `try_write` refuses, without looking at the side. A
     /// handle's own cork ([`SocketHandle::cork`](crate::net::SocketHandle::cork)).
     pub(crate) corked: bool,
-    write_ended: bool,
+    pub(crate) write_ended: bool,
     /// Made when first needed: most sockets (accepted, no idle timeout)
     /// never do.
     pub(crate) extras: Option<Box<SocketExtras>>,
@@ -1165,6 +1171,10 @@ pub(crate) fn queue_and_flush(
     let Some((s, read_buffer)) = state_and_buffer(lp, id) else {
         return WriteStatus::Failed(StreamError::Destroyed);
     };
+    // A handle's owner, told of bytes queued before this call, waits for
+    // `on_drain`: if they all go now, the loop still brings it (as libuv
+    // calls write callbacks from the loop, never from inside a write).
+    let drain_owed = matches!(id, Id::Handle(_)) && !s.unsent.is_empty();
     for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
         s.unsent.push_back(chunk);
     }
@@ -1182,6 +1192,14 @@ pub(crate) fn queue_and_flush(
         return WriteStatus::Pending; // goes out once connected
     }
     match flush(s, read_buffer) {
+        Ok(true) if drain_owed => {
+            // Still in flight: the write event completes it.
+            if let Some(w) = s.watch {
+                lp.io_feed(w, Readiness::WRITABLE);
+            }
+            update_active(lp, id);
+            WriteStatus::Pending
+        }
         Ok(true) => {
             s.write_in_flight = false;
             if s.times_idle() {
