@@ -259,6 +259,35 @@ fn client<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> JoinHand
     std::thread::spawn(f)
 }
 
+/// A client with a small receive buffer that reads nothing until told (the
+/// OS buffers fill meanwhile), then runs `f` on its socket: the sender that
+/// tells it, and the thread.
+fn slow_client<T: Send + 'static>(
+    addr: SocketAddr,
+    f: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (mpsc::Sender<()>, JoinHandle<T>) {
+    let (go, told) = mpsc::channel::<()>();
+    let peer = client(move || {
+        let s = connect(addr, Some(32 << 10));
+        told.recv_timeout(LIMIT).expect("told to read");
+        f(s)
+    });
+    (go, peer)
+}
+
+/// A client that sends `data`, shuts down its side, and reads until the
+/// server's FIN (a reset or a hang fails): what it read.
+fn send_then_read_all(addr: SocketAddr, data: Vec<u8>) -> JoinHandle<Vec<u8>> {
+    client(move || {
+        let mut s = connect(addr, None);
+        s.write_all(&data).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let mut back = Vec::new();
+        s.read_to_end(&mut back).unwrap();
+        back
+    })
+}
+
 /// `data` in `size`-byte slices (no copy).
 fn slices(data: &Bytes, size: usize) -> Vec<Bytes> {
     (0..data.len())
@@ -325,14 +354,7 @@ fn read_stop_in_on_read_holds_chunks_back_until_read_start() {
     // than one chunk, and more arrives while stopped.
     let data = Rng::new(2).bytes(4 << 20);
     let sent = data.clone();
-    let peer = client(move || {
-        let mut s = connect(addr, None);
-        s.write_all(&sent).unwrap();
-        s.shutdown(Shutdown::Write).unwrap();
-        let mut back = Vec::new();
-        s.read_to_end(&mut back).unwrap();
-        back
-    });
+    let peer = send_then_read_all(addr, sent);
     run_until(&mut lp, "the first chunk", |lp| {
         accepted(lp) == 1 && !seen(lp, 0).events.is_empty()
     });
@@ -370,11 +392,7 @@ fn a_queued_write_drains_in_order_once_the_peer_reads() {
     let mut lp = Loop::new();
     let (server, addr) = listen(&mut lp);
     let data = Bytes::from(Rng::new(3).bytes(TOTAL));
-    let (go, told) = mpsc::channel::<()>();
-    let peer = client(move || {
-        let mut s = connect(addr, Some(32 << 10));
-        // Not reading until told: the OS buffers fill.
-        told.recv_timeout(LIMIT).expect("told to read");
+    let (go, peer) = slow_client(addr, move |mut s| {
         let mut got = vec![0; TOTAL];
         s.read_exact(&mut got).unwrap();
         // All of it arrived: now the server may try_write.
@@ -455,10 +473,7 @@ fn shutdown_with_writes_queued_sends_the_fin_after_them() {
     let mut lp = Loop::new();
     let (server, addr) = listen(&mut lp);
     let data = Bytes::from(Rng::new(4).bytes(TOTAL));
-    let (go, told) = mpsc::channel::<()>();
-    let peer = client(move || {
-        let mut s = connect(addr, Some(32 << 10));
-        told.recv_timeout(LIMIT).expect("told to read");
+    let (go, peer) = slow_client(addr, move |mut s| {
         let mut got = Vec::new();
         // Everything, then the FIN (end of stream), not a reset.
         s.read_to_end(&mut got).unwrap();
@@ -675,14 +690,7 @@ fn a_peer_reset_closes_the_handle_once_and_the_server_goes_on() {
     );
 
     // The loop and the server go on.
-    let peer = client(move || {
-        let mut s = connect(addr, None);
-        s.write_all(b"again").unwrap();
-        s.shutdown(Shutdown::Write).unwrap();
-        let mut back = Vec::new();
-        s.read_to_end(&mut back).unwrap();
-        back
-    });
+    let peer = send_then_read_all(addr, b"again".to_vec());
     run_until_event(&mut lp, 1, Ev::Eof);
     let h2 = handle(&mut lp, 1);
     assert_ne!(h2, h);
@@ -770,14 +778,7 @@ fn bytes_and_fin_that_came_before_start_are_read_after_it() {
     let mut lp = Loop::new();
     lp.ext::<Conns>().defer_start = true;
     let (server, addr) = listen(&mut lp);
-    let peer = client(move || {
-        let mut s = connect(addr, None);
-        s.write_all(b"early").unwrap();
-        s.shutdown(Shutdown::Write).unwrap();
-        let mut back = Vec::new();
-        s.read_to_end(&mut back).unwrap();
-        back
-    });
+    let peer = send_then_read_all(addr, b"early".to_vec());
     run_until(&mut lp, "a connection", |lp| accepted(lp) == 1);
     // The bytes and the FIN arrive (their readiness edges too) before the
     // owner starts the handle.
@@ -858,18 +859,26 @@ fn the_handle_keeps_the_loop_alive_while_it_reads_or_has_writes_queued() {
     );
 }
 
-#[test]
-fn a_write_after_shutdown_is_refused_and_the_fin_follows_the_queue() {
+/// A handle with a little queued on it (written to until the OS took no
+/// more), and its client, which reads nothing until told.
+struct QueuedPeer {
+    server: Server,
+    h: SocketHandle,
+    /// What was written, queued or not.
+    sent: Vec<u8>,
+    go: mpsc::Sender<()>,
+    reported: mpsc::Receiver<usize>,
+    finished: mpsc::Receiver<(Vec<u8>, Result<(), ErrorKind>)>,
+    peer: JoinHandle<()>,
+}
+
+fn queue_a_little(lp: &mut Loop) -> QueuedPeer {
     const CHUNK: usize = 64 << 10;
-    let mut lp = Loop::new();
-    let (server, addr) = listen(&mut lp);
+    let (server, addr) = listen(lp);
     let data = Bytes::from(Rng::new(5).bytes(16 << 20));
-    let (go, told) = mpsc::channel::<()>();
     let (report, reported) = mpsc::channel::<usize>();
     let (done, finished) = mpsc::channel();
-    let peer = client(move || {
-        let mut s = connect(addr, Some(32 << 10));
-        told.recv_timeout(LIMIT).expect("told to read");
+    let (go, peer) = slow_client(addr, move |mut s| {
         // Everything the kernels hold (the server's loop is not running),
         // until nothing more comes for 300 ms.
         s.set_read_timeout(Some(ms(300))).unwrap();
@@ -890,38 +899,66 @@ fn a_write_after_shutdown_is_refused_and_the_fin_follows_the_queue() {
         let end = s.read_to_end(&mut got).map(drop).map_err(|e| e.kind());
         done.send((got, end)).unwrap();
     });
-    run_until(&mut lp, "a connection", |lp| accepted(lp) == 1);
-    let h = handle(&mut lp, 0);
-    // Writes until the OS takes no more: a little is queued.
+    run_until(lp, "a connection", |lp| accepted(lp) == 1);
+    let h = handle(lp, 0);
     let mut written = 0;
     for chunk in slices(&data, CHUNK) {
         written += chunk.len();
-        if h.write(&mut lp, chunk).unwrap() > 0 {
+        if h.write(lp, chunk).unwrap() > 0 {
             break;
         }
     }
-    assert!(h.write_queue_size(&lp) > 0, "the OS took 16 MiB");
-    assert!(!h.shutdown(&mut lp), "data queued: the FIN waits");
+    assert!(h.write_queue_size(lp) > 0, "the OS took 16 MiB");
+    let sent = data[..written].to_vec();
+    QueuedPeer {
+        server,
+        h,
+        sent,
+        go,
+        reported,
+        finished,
+        peer,
+    }
+}
 
-    // The client empties the kernels' buffers before the loop runs again:
-    // the next write takes the whole queue out at once.
-    go.send(()).unwrap();
-    let read = reported.recv_timeout(LIMIT).unwrap();
-    assert!(
-        read < written,
-        "{read} of {written}: the queue is still queued"
-    );
+impl QueuedPeer {
+    /// The client empties the kernels' buffers while the loop does not run:
+    /// the next write can take the whole queue out at once.
+    fn empty_the_kernels(&self) {
+        self.go.send(()).unwrap();
+        let read = self.reported.recv_timeout(LIMIT).unwrap();
+        let written = self.sent.len();
+        assert!(
+            read < written,
+            "{read} of {written}: the queue is still queued"
+        );
+    }
+
+    /// Runs the loop until the client has read to its end: what it got,
+    /// and whether a FIN ended it.
+    fn finish(self, lp: &mut Loop) -> (Vec<u8>, Result<(), ErrorKind>, Vec<u8>, Server) {
+        let mut result = None;
+        run_until(lp, "the client's end", |_| {
+            result = self.finished.try_recv().ok();
+            result.is_some()
+        });
+        self.peer.join().unwrap();
+        let (got, end) = result.unwrap();
+        (got, end, self.sent, self.server)
+    }
+}
+
+#[test]
+fn a_write_after_shutdown_is_refused_and_the_fin_follows_the_queue() {
+    let mut lp = Loop::new();
+    let q = queue_a_little(&mut lp);
+    let h = q.h;
+    assert!(!h.shutdown(&mut lp), "data queued: the FIN waits");
+    q.empty_the_kernels();
     // Refused, as libuv refuses a write after `uv_shutdown`; nothing queued.
     let tail = h.write(&mut lp, Bytes::from_static(b"tail"));
     assert_eq!(tail.map_err(|e| e.kind()), Err(ErrorKind::BrokenPipe));
-    let expected = data[..written].to_vec();
-    let mut result = None;
-    run_until(&mut lp, "the client's end", |_| {
-        result = finished.try_recv().ok();
-        result.is_some()
-    });
-    peer.join().unwrap();
-    let (got, end) = result.unwrap();
+    let (got, end, expected, server) = q.finish(&mut lp);
     assert_eq!(end, Ok(()), "the FIN never came");
     assert_eq!(got.len(), expected.len());
     assert!(got == expected, "every byte once, in order, then the FIN");
@@ -941,56 +978,10 @@ fn a_write_after_shutdown_is_refused_and_the_fin_follows_the_queue() {
 
 #[test]
 fn a_write_that_empties_a_waiting_queue_still_brings_on_drain_from_the_loop() {
-    const CHUNK: usize = 64 << 10;
     let mut lp = Loop::new();
-    let (server, addr) = listen(&mut lp);
-    let data = Bytes::from(Rng::new(5).bytes(16 << 20));
-    let (go, told) = mpsc::channel::<()>();
-    let (report, reported) = mpsc::channel::<usize>();
-    let (done, finished) = mpsc::channel();
-    let peer = client(move || {
-        let mut s = connect(addr, Some(32 << 10));
-        told.recv_timeout(LIMIT).expect("told to read");
-        // Everything the kernels hold (the server's loop is not running),
-        // until nothing more comes for 300 ms.
-        s.set_read_timeout(Some(ms(300))).unwrap();
-        let (mut got, mut buf) = (Vec::new(), vec![0u8; 64 << 10]);
-        loop {
-            match s.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                    break;
-                }
-                Err(e) => panic!("{e}"),
-            }
-        }
-        report.send(got.len()).unwrap();
-        // The rest, then the FIN.
-        s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-        let end = s.read_to_end(&mut got).map(drop).map_err(|e| e.kind());
-        done.send((got, end)).unwrap();
-    });
-    run_until(&mut lp, "a connection", |lp| accepted(lp) == 1);
-    let h = handle(&mut lp, 0);
-    // Writes until the OS takes no more: a little is queued.
-    let mut written = 0;
-    for chunk in slices(&data, CHUNK) {
-        written += chunk.len();
-        if h.write(&mut lp, chunk).unwrap() > 0 {
-            break;
-        }
-    }
-    assert!(h.write_queue_size(&lp) > 0, "the OS took 16 MiB");
-
-    // The client empties the kernels' buffers before the loop runs again:
-    // the next write takes the whole queue out at once.
-    go.send(()).unwrap();
-    let read = reported.recv_timeout(LIMIT).unwrap();
-    assert!(
-        read < written,
-        "{read} of {written}: the queue is still queued"
-    );
+    let q = queue_a_little(&mut lp);
+    let h = q.h;
+    q.empty_the_kernels();
     // Everything goes now, but the drain comes from the loop, not from
     // inside `write`.
     let tail = h.write(&mut lp, Bytes::from_static(b"tail")).unwrap();
@@ -1001,20 +992,15 @@ fn a_write_that_empties_a_waiting_queue_still_brings_on_drain_from_the_loop() {
     });
     // The FIN, now that the owner was told.
     assert!(h.shutdown(&mut lp), "nothing queued: the FIN goes at once");
-    let mut expected = data[..written].to_vec();
+    let (got, end, mut expected, server) = q.finish(&mut lp);
     expected.extend_from_slice(b"tail");
-    let mut result = None;
-    run_until(&mut lp, "the client's end", |_| {
-        result = finished.try_recv().ok();
-        result.is_some()
-    });
-    peer.join().unwrap();
-    let (got, end) = result.unwrap();
     assert_eq!(end, Ok(()), "the FIN never came");
     assert_eq!(got.len(), expected.len());
     assert!(got == expected, "every byte once, in order, then the FIN");
     let c = seen(&mut lp, 0);
-    assert_eq!(c.not_reads(), [Ev::Drain], "one drain");
+    // (Then the client's own end, when its thread is done.)
+    assert_eq!(c.not_reads().first(), Some(&Ev::Drain));
+    assert_eq!(c.count(&Ev::Drain), 1, "one drain");
     h.close(&mut lp);
     run_until_closed(&mut lp, 0);
     server.close(&mut lp);

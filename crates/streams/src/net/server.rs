@@ -38,6 +38,23 @@ enum Listener {
 }
 
 impl Listener {
+    /// A listening, non-blocking TCP socket on `addr`.
+    fn tcp(addr: SocketAddr, options: &ServerOptions) -> io::Result<Listener> {
+        let domain = socket2::Domain::for_address(addr);
+        let sock =
+            socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
+        // As Node and libuv: a restarted server can bind while old
+        // connections linger in TIME_WAIT.
+        sock.set_reuse_address(true)?;
+        if options.reuse_port {
+            sock.set_reuse_port(true)?;
+        }
+        sock.bind(&addr.into())?;
+        sock.listen(options.backlog)?;
+        sock.set_nonblocking(true)?;
+        Ok(Listener::Tcp(mio::net::TcpListener::from_std(sock.into())))
+    }
+
     fn accept(&self) -> io::Result<Io> {
         match self {
             Listener::Tcp(l) => l.accept().map(|(s, _)| Io::Tcp(s)),
@@ -163,12 +180,8 @@ impl Server {
         options: ServerOptions,
         on_connection: impl FnMut(&mut Loop, Socket) + 'static,
     ) -> io::Result<Server> {
-        Self::start(
-            lp,
-            Listener::Tcp(bind_tcp(addr, &options)?),
-            options,
-            OnConnection::Socket(Box::new(on_connection)),
-        )
+        let on_connection = OnConnection::Socket(Box::new(on_connection));
+        Self::start(lp, Listener::tcp(addr, &options)?, options, on_connection)
     }
 
     /// Listens on a TCP address; `on_handle` receives each accepted
@@ -186,12 +199,8 @@ impl Server {
         options: ServerOptions,
         on_handle: impl FnMut(&mut Loop, SocketHandle) + 'static,
     ) -> io::Result<Server> {
-        Self::start(
-            lp,
-            Listener::Tcp(bind_tcp(addr, &options)?),
-            options,
-            OnConnection::Handle(Box::new(on_handle)),
-        )
+        let on_connection = OnConnection::Handle(Box::new(on_handle));
+        Self::start(lp, Listener::tcp(addr, &options)?, options, on_connection)
     }
 
     /// Listens on a Unix socket path (the file must not exist).
@@ -315,22 +324,6 @@ impl Server {
     pub fn is_listening(self, lp: &Loop) -> bool {
         server_ref(lp, self.0).is_some_and(|s| s.listener.is_some())
     }
-}
-
-/// A listening, non-blocking TCP socket on `addr`.
-fn bind_tcp(addr: SocketAddr, options: &ServerOptions) -> io::Result<mio::net::TcpListener> {
-    let domain = socket2::Domain::for_address(addr);
-    let sock = socket2::Socket::new(domain, socket2::Type::STREAM, Some(socket2::Protocol::TCP))?;
-    // As Node and libuv: a restarted server can bind while old
-    // connections linger in TIME_WAIT.
-    sock.set_reuse_address(true)?;
-    if options.reuse_port {
-        sock.set_reuse_port(true)?;
-    }
-    sock.bind(&addr.into())?;
-    sock.listen(options.backlog)?;
-    sock.set_nonblocking(true)?;
-    Ok(mio::net::TcpListener::from_std(sock.into()))
 }
 
 fn accept(lp: &mut Loop, key: Key) {
