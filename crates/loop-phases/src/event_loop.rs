@@ -674,6 +674,13 @@ impl Loop {
     pub fn try_ext<T: 'static>(&self) -> Option<&T> {
         self.ext.get()
     }
+
+    /// [`Loop::try_ext`] through a key kept in a `static`, as
+    /// [`Loop::ext_by`]: an index instead of a map lookup.
+    #[inline]
+    pub fn try_ext_by<T: 'static>(&self, key: ExtKey<T>) -> Option<&T> {
+        self.ext.get_by_key(key)
+    }
 }
 
 impl Default for Loop {

@@ -161,7 +161,15 @@ impl Extensions {
 
     pub(crate) fn get<T: 'static>(&self) -> Option<&T> {
         let i = *self.index.get(&TypeId::of::<T>())?;
-        self.slots.get(i)?.as_ref()?.downcast_ref()
+        self.get_by_key(ExtKey::<T> {
+            index: i,
+            _type: PhantomData,
+        })
+    }
+
+    #[inline]
+    pub(crate) fn get_by_key<T: 'static>(&self, key: ExtKey<T>) -> Option<&T> {
+        self.slots.get(key.index)?.as_ref()?.downcast_ref()
     }
 }
 
@@ -175,9 +183,12 @@ mod tests {
     #[test]
     fn key_and_type_reach_the_same_storage() {
         let mut ext = Extensions::default();
+        let key = ExtKey::<Table>::new();
         assert!(ext.get::<Table>().is_none());
-        ext.by_key(ExtKey::<Table>::new()).0 = 7;
+        assert!(ext.get_by_key(key).is_none());
+        ext.by_key(key).0 = 7;
         assert_eq!(ext.get::<Table>(), Some(&Table(7)));
+        assert_eq!(ext.get_by_key(key), Some(&Table(7)));
         assert_eq!(ext.by_type::<Table>().0, 7);
         ext.by_type::<Table>().0 = 8;
         assert_eq!(ext.by_key(ExtKey::<Table>::new()).0, 8);

@@ -296,7 +296,7 @@ fn state_and_buffer(lp: &mut Loop, id: Id) -> Option<(&mut SocketState, &mut Rea
 }
 
 pub(crate) fn state_ref(lp: &Loop, id: Id) -> Option<&SocketState> {
-    let sockets = lp.try_ext::<Sockets>()?;
+    let sockets = lp.try_ext_by(*SOCKETS)?;
     match id {
         Id::Stream(key) => sockets
             .slots
