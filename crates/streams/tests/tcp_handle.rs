@@ -7,7 +7,10 @@
 //! `cork` holds writes; a reset or `close` ends the handle with one
 //! `on_close`, on the next tick; bytes and the FIN that came before `start`
 //! are read after it; the handle keeps the loop alive only while it reads
-//! or has writes queued.
+//! or has writes queued. And a property against a model of the write path:
+//! for any mix of `write`, `try_write`, `cork`, `uncork`, loop turns and
+//! client pauses, the client reads exactly the accepted bytes, in order,
+//! then the FIN, and `on_drain` comes once for each wait, from the loop.
 //!
 //! The owner here keeps its connections in loop storage, found by the key
 //! it gave `start` (not the handle's own), and logs every event in order.
@@ -16,7 +19,8 @@ mod util;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,6 +28,8 @@ use bytes::Bytes;
 use eventide_loop_phases::{Loop, RunMode};
 use eventide_reactor::slab::Key;
 use eventide_streams::net::{HandleEvents, Server, ServerOptions, SocketHandle};
+use proptest::collection::vec;
+use proptest::prelude::*;
 use util::{Rng, ms};
 
 /// How long any wait of a test may take, on the loop or in a client.
@@ -55,6 +61,9 @@ struct Conn {
     while_stopped: usize,
     /// `write_queue_size` and `is_write_idle` inside each `on_drain`.
     at_drain: Vec<(usize, bool)>,
+    /// `on_drain` calls that came while the owner was inside a `write` or
+    /// an `uncork` ([`Conns::in_call`]): must stay 0.
+    drains_in_call: usize,
 }
 
 impl Conn {
@@ -92,6 +101,8 @@ struct Conns {
     stop_at_first: bool,
     /// `on_read` closes the handle (twice) at the first chunk.
     close_at_first: bool,
+    /// The owner is inside a `write` or an `uncork` call.
+    in_call: bool,
 }
 
 /// The connection the owner key `key` names; a key the owner never gave
@@ -139,11 +150,13 @@ fn on_eof(lp: &mut Loop, key: Key) {
 }
 
 fn on_drain(lp: &mut Loop, key: Key) {
+    let inside = lp.ext::<Conns>().in_call;
     let h = conn(lp, key).handle;
     let at = (h.write_queue_size(lp), h.is_write_idle(lp));
     let c = conn(lp, key);
     c.events.push(Ev::Drain);
     c.at_drain.push(at);
+    c.drains_in_call += usize::from(inside);
 }
 
 fn on_close(lp: &mut Loop, key: Key, error: Option<std::io::Error>) {
@@ -176,6 +189,7 @@ fn listen(lp: &mut Loop) -> (Server, SocketAddr) {
                 stopped: false,
                 while_stopped: 0,
                 at_drain: Vec::new(),
+                drains_in_call: 0,
             });
             if !conns.defer_start {
                 h.start(lp, owner_key(i), &EVENTS);
@@ -1004,4 +1018,359 @@ fn a_write_that_empties_a_waiting_queue_still_brings_on_drain_from_the_loop() {
     h.close(&mut lp);
     run_until_closed(&mut lp, 0);
     server.close(&mut lp);
+}
+
+/// One step of the write-path property: the owner's calls, the loop's
+/// turns, and the client's pace.
+#[derive(Debug, Clone)]
+enum WriteOp {
+    /// `write` of the next `n` bytes of the case's data.
+    Write(usize),
+    /// `try_write` of the next `n` bytes: what it reports went is sent.
+    TryWrite(usize),
+    Cork,
+    Uncork,
+    /// One iteration of the loop that does not block.
+    RunOnce,
+    /// The client stops reading (the OS buffers fill) until `ClientReads`.
+    ClientPauses,
+    ClientReads,
+}
+
+fn write_op() -> impl Strategy<Value = WriteOp> {
+    // Large writes mostly: a case fills the OS buffers (a few MiB) only
+    // with some twenty of them while the client does not read.
+    let size = prop_oneof![
+        1 => 1usize..=64,
+        1 => 1usize..=200_000,
+        4 => 120_000usize..=200_000,
+    ];
+    prop_oneof![
+        8 => size.clone().prop_map(WriteOp::Write),
+        3 => size.prop_map(WriteOp::TryWrite),
+        2 => Just(WriteOp::Cork),
+        2 => Just(WriteOp::Uncork),
+        3 => Just(WriteOp::RunOnce),
+        1 => Just(WriteOp::ClientPauses),
+        1 => Just(WriteOp::ClientReads),
+    ]
+}
+
+/// The most a case writes.
+const WRITE_BUDGET: usize = 4 << 20;
+
+/// How a case of the write-path property begins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Start {
+    /// The client reads from the start.
+    Reading,
+    /// The client reads nothing until `ClientReads`.
+    Paused,
+    /// Paused, and `try_write` filled the OS buffers: the next write
+    /// queues.
+    Full,
+}
+
+fn start() -> impl Strategy<Value = Start> {
+    prop_oneof![Just(Start::Reading), Just(Start::Paused), Just(Start::Full)]
+}
+
+/// What the owner knows of its handle's writes.
+#[derive(Debug, Default)]
+struct WriteModel {
+    /// Bytes accepted (queued by `write`, sent by `try_write`), in order.
+    sent: usize,
+    corked: bool,
+    /// Corked while nothing was in flight: writes stay queued, all of them.
+    holding: bool,
+    /// A `write` reported bytes queued (or they were corked), and the
+    /// `on_drain` for them has not come yet.
+    owed: bool,
+    /// `on_drain` calls seen so far.
+    drains: usize,
+    shut: bool,
+}
+
+/// Checks the handle against the model between two steps, and takes in
+/// the drains that came.
+fn check_write_model(
+    lp: &mut Loop,
+    h: SocketHandle,
+    m: &mut WriteModel,
+) -> Result<(), TestCaseError> {
+    let c = seen(lp, 0);
+    prop_assert_eq!(c.drains_in_call, 0, "on_drain from inside write or uncork");
+    let drains = c.count(&Ev::Drain);
+    let at_drain = c.at_drain[m.drains..].to_vec();
+    let closes = c.closes();
+    prop_assert_eq!(closes, [], "closed by an error");
+    prop_assert!(drains - m.drains <= 1, "one drain per wait: {:?}", at_drain);
+    if drains > m.drains {
+        prop_assert!(m.owed, "on_drain that nothing waited for");
+        m.owed = false;
+        m.drains = drains;
+        let idle = !m.corked && !m.shut;
+        prop_assert_eq!(&at_drain, &[(0, idle)], "nothing queued at the drain");
+    }
+    let queued = h.write_queue_size(lp);
+    let idle = h.is_write_idle(lp);
+    prop_assert!(!idle || queued == 0, "idle with {} queued", queued);
+    prop_assert!(!(idle && m.corked), "idle while corked");
+    prop_assert!(queued == 0 || m.owed, "{} queued and no drain owed", queued);
+    prop_assert!(
+        !(idle && m.owed),
+        "idle (the write no longer in flight) before the drain it owes"
+    );
+    Ok(())
+}
+
+/// The client of a write-path case, as the test steers and hears it.
+struct WritePeer {
+    /// While set, the client reads nothing (the OS buffers fill).
+    paused: Arc<AtomicBool>,
+    /// What it read, and how its reading ended, once it has.
+    finished: mpsc::Receiver<(Vec<u8>, Result<(), ErrorKind>)>,
+}
+
+/// Runs `ops` on the handle of connection 0, then uncorks, shuts down
+/// (`at_once`: right away, else after the drain) and closes; the client
+/// thread must have read exactly the bytes accepted, then the FIN.
+fn drive_write_ops(
+    lp: &mut Loop,
+    h: SocketHandle,
+    data: &Bytes,
+    ops: &[WriteOp],
+    at_once: bool,
+    fill: bool,
+    peer: &WritePeer,
+) -> Result<(), TestCaseError> {
+    let mut m = WriteModel::default();
+    while fill && m.sent < data.len() {
+        match h.try_write(lp, &data[m.sent..]) {
+            Ok(k) => m.sent += k,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            Err(e) => return Err(TestCaseError::fail(format!("try_write: {e}"))),
+        }
+    }
+    check_write_model(lp, h, &mut m)?;
+    for op in ops {
+        match *op {
+            WriteOp::Write(n) => {
+                let n = n.min(data.len() - m.sent);
+                if n == 0 {
+                    continue;
+                }
+                let before = h.write_queue_size(lp);
+                lp.ext::<Conns>().in_call = true;
+                let r = h.write(lp, data.slice(m.sent..m.sent + n));
+                lp.ext::<Conns>().in_call = false;
+                let queued = r.map_err(|e| TestCaseError::fail(format!("write: {e}")))?;
+                m.sent += n;
+                prop_assert_eq!(queued, h.write_queue_size(lp), "write returns the queue");
+                prop_assert!(queued <= before + n, "the queue grows by at most the write");
+                if m.holding {
+                    prop_assert_eq!(queued, before + n, "corked: all of it waits");
+                }
+                m.owed |= queued > 0;
+            }
+            WriteOp::TryWrite(n) => {
+                let n = n.min(data.len() - m.sent);
+                if n == 0 {
+                    continue;
+                }
+                let (idle, before) = (h.is_write_idle(lp), h.write_queue_size(lp));
+                match h.try_write(lp, &data[m.sent..m.sent + n]) {
+                    Ok(k) => {
+                        prop_assert!(idle, "try_write wrote while not idle");
+                        prop_assert!((1..=n).contains(&k), "{} of {}", k, n);
+                        m.sent += k;
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(TestCaseError::fail(format!("try_write: {e}"))),
+                }
+                prop_assert_eq!(h.write_queue_size(lp), before, "try_write queues nothing");
+            }
+            WriteOp::Cork => {
+                let idle = h.is_write_idle(lp);
+                if !m.corked {
+                    m.holding = idle;
+                }
+                h.cork(lp);
+                m.corked = true;
+            }
+            WriteOp::Uncork => {
+                lp.ext::<Conns>().in_call = true;
+                h.uncork(lp);
+                lp.ext::<Conns>().in_call = false;
+                m.corked = false;
+                m.holding = false;
+            }
+            WriteOp::RunOnce => {
+                lp.run(RunMode::NoWait);
+            }
+            WriteOp::ClientPauses => peer.paused.store(true, Ordering::SeqCst),
+            WriteOp::ClientReads => peer.paused.store(false, Ordering::SeqCst),
+        }
+        if m.corked {
+            let r = h.try_write(lp, b"NOT SENT");
+            prop_assert_eq!(
+                r.map_err(|e| e.kind()),
+                Err(ErrorKind::WouldBlock),
+                "try_write while corked"
+            );
+        }
+        check_write_model(lp, h, &mut m)?;
+    }
+
+    // The end: what the cork holds goes, the client reads it all.
+    if m.corked {
+        lp.ext::<Conns>().in_call = true;
+        h.uncork(lp);
+        lp.ext::<Conns>().in_call = false;
+        m.corked = false;
+        check_write_model(lp, h, &mut m)?;
+    }
+    peer.paused.store(false, Ordering::SeqCst);
+    if !at_once && m.owed {
+        run_until(lp, "the drain", |lp| {
+            let c = seen(lp, 0);
+            c.count(&Ev::Drain) > m.drains || !c.closes().is_empty()
+        });
+        check_write_model(lp, h, &mut m)?;
+    }
+    if !at_once {
+        prop_assert!(!m.owed && h.is_write_idle(lp), "drained");
+    }
+    prop_assert!(
+        peer.finished.try_recv().is_err(),
+        "the client saw its end before the FIN"
+    );
+    let went = h.shutdown(lp);
+    m.shut = true;
+    if went {
+        prop_assert!(!m.owed, "the FIN went with a write in flight");
+    } else {
+        prop_assert!(m.owed, "the FIN waits with nothing in flight");
+        prop_assert!(h.is_open(lp), "shutdown closed the handle");
+        run_until(lp, "the drain after the shutdown", |lp| {
+            let c = seen(lp, 0);
+            c.count(&Ev::Drain) > m.drains || !c.closes().is_empty()
+        });
+        check_write_model(lp, h, &mut m)?;
+    }
+    prop_assert!(h.shutdown(lp), "the FIN went");
+    lp.ext::<Conns>().in_call = true;
+    let late = h.write(lp, Bytes::from_static(b"NOT SENT"));
+    lp.ext::<Conns>().in_call = false;
+    prop_assert_eq!(late.map_err(|e| e.kind()), Err(ErrorKind::BrokenPipe));
+    let r = h.try_write(lp, b"NOT SENT");
+    prop_assert_eq!(r.map_err(|e| e.kind()), Err(ErrorKind::WouldBlock));
+    let mut end = None;
+    run_until(lp, "the client's end", |_| {
+        end = peer.finished.try_recv().ok();
+        end.is_some()
+    });
+    let (got, end) = end.expect("ran until it came");
+    prop_assert_eq!(end, Ok(()), "a FIN ends what the client read");
+    prop_assert_eq!(got.len(), m.sent, "every accepted byte, no other");
+    if let Some(at) = got.iter().zip(&data[..]).position(|(a, b)| a != b) {
+        return Err(TestCaseError::fail(format!(
+            "byte {at} of {} differs: lost, repeated or reordered",
+            m.sent
+        )));
+    }
+    check_write_model(lp, h, &mut m)?;
+    prop_assert_eq!(m.owed, false);
+
+    h.close(lp);
+    prop_assert_eq!(seen(lp, 0).closes(), [], "on_close on the next tick");
+    run_until_closed(lp, 0);
+    run_for(lp, ms(10));
+    let c = seen(lp, 0);
+    prop_assert_eq!(c.closes(), [None], "on_close once, with no error");
+    prop_assert_eq!(c.events.last(), Some(&Ev::Close(None)), "nothing after it");
+    prop_assert_eq!(c.drains_in_call, 0);
+    Ok(())
+}
+
+/// One case of the write-path property: its own loop, server and client.
+fn write_path_case(
+    seed: u64,
+    ops: &[WriteOp],
+    at_once: bool,
+    start: Start,
+) -> Result<(), TestCaseError> {
+    let mut lp = Loop::new();
+    let (server, addr) = listen(&mut lp);
+    let (done, finished) = mpsc::channel();
+    let peer = WritePeer {
+        paused: Arc::new(AtomicBool::new(start != Start::Reading)),
+        finished,
+    };
+    let pause = Arc::clone(&peer.paused);
+    let reader = client(move || {
+        // The smallest receive buffer, so that a pause fills the OS
+        // buffers soonest.
+        let mut s = connect(addr, Some(2 << 10));
+        let deadline = Instant::now() + LIMIT;
+        let (mut got, mut buf) = (Vec::new(), vec![0u8; 64 << 10]);
+        let end = loop {
+            if pause.load(Ordering::SeqCst) {
+                if Instant::now() > deadline {
+                    break Err(ErrorKind::TimedOut);
+                }
+                std::thread::sleep(ms(1));
+                continue;
+            }
+            match s.read(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => break Err(e.kind()),
+            }
+        };
+        let _ = done.send((got, end));
+    });
+    run_until(&mut lp, "a connection", |lp| accepted(lp) == 1);
+    let h = handle(&mut lp, 0);
+    // As much as the case may write, at most the budget.
+    let most = ops.iter().map(|op| match op {
+        WriteOp::Write(n) | WriteOp::TryWrite(n) => *n,
+        _ => 0,
+    });
+    let most = if start == Start::Full {
+        WRITE_BUDGET
+    } else {
+        most.sum::<usize>().min(WRITE_BUDGET)
+    };
+    let data = Bytes::from(Rng::new(seed).bytes(most));
+    let fill = start == Start::Full;
+    let result = drive_write_ops(&mut lp, h, &data, ops, at_once, fill, &peer);
+    // Whatever happened: the client reads to the end, all is closed.
+    peer.paused.store(false, Ordering::SeqCst);
+    h.close(&mut lp);
+    server.close(&mut lp);
+    lp.run(RunMode::NoWait);
+    reader.join().expect("the client thread");
+    result
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// For any mix of `write`, `try_write`, `cork`, `uncork`, loop turns and
+    /// client pauses: `write` returns the queue; `try_write` refuses while
+    /// corked or queued; idle means nothing queued and no drain owed;
+    /// `on_drain` comes once per wait, from the loop; the client reads every
+    /// accepted byte once, in order, then the FIN; `close` brings one
+    /// `on_close(None)`.
+    #[test]
+    fn any_writes_corks_and_turns_arrive_once_in_order_then_the_fin(
+        seed in any::<u64>(),
+        ops in vec(write_op(), 1..=40),
+        at_once in any::<bool>(),
+        start in start(),
+    ) {
+        write_path_case(seed, &ops, at_once, start)?;
+    }
 }

@@ -1171,10 +1171,11 @@ pub(crate) fn queue_and_flush(
     let Some((s, read_buffer)) = state_and_buffer(lp, id) else {
         return WriteStatus::Failed(StreamError::Destroyed);
     };
-    // A handle's owner, told of bytes queued before this call, waits for
-    // `on_drain`: if they all go now, the loop still brings it (as libuv
-    // calls write callbacks from the loop, never from inside a write).
-    let drain_owed = matches!(id, Id::Handle(_)) && !s.unsent.is_empty();
+    // A handle's owner, told of bytes queued before this call (still queued,
+    // or gone but not yet reported), waits for `on_drain`: if they all go
+    // now, the loop still brings it (as libuv calls write callbacks from the
+    // loop, never from inside a write).
+    let drain_owed = matches!(id, Id::Handle(_)) && (!s.unsent.is_empty() || s.write_in_flight);
     for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
         s.unsent.push_back(chunk);
     }
