@@ -249,6 +249,20 @@ impl SocketState {
         self.consumer = Some((f, key));
     }
 
+    /// A handle's owner: its events and the key they are called with.
+    fn owner(&self) -> Option<(&'static HandleEvents, Key)> {
+        Some((self.events?, self.consumer?.1))
+    }
+
+    /// Shuts down the writing half (the FIN); a socket whose peer is
+    /// already gone has nothing to shut down.
+    fn send_fin(&self) -> io::Result<()> {
+        self.io
+            .as_ref()
+            .map_or(Ok(()), Io::shutdown_write)
+            .or_else(ignore_not_connected)
+    }
+
     /// The extras, made if the socket has none yet.
     pub(crate) fn extras(&mut self) -> &mut SocketExtras {
         self.extras.get_or_insert_default()
@@ -309,11 +323,6 @@ pub(crate) fn state_ref(lp: &Loop, id: Id) -> Option<&SocketState> {
 
 fn socket_ref(lp: &Loop, key: Key) -> Option<&SocketState> {
     state_ref(lp, Id::Stream(key))
-}
-
-/// The table of socket states, for a new handle.
-fn sockets(lp: &mut Loop) -> &mut Sockets {
-    lp.ext_by(*SOCKETS)
 }
 
 /// A TCP or Unix socket: a duplex byte stream (Node's `net.Socket`).
@@ -703,7 +712,7 @@ pub(crate) fn new_handle(
     let mut s = new_state(Key::from_parts(u32::MAX, u32::MAX), Phase::Open, options);
     s.want_read = false;
     s.server = Some(server);
-    let key = sockets(lp).handles.insert(s);
+    let key = lp.ext_by(*SOCKETS).handles.insert(s);
     let id = Id::Handle(key);
     register(lp, id, io, options.stream.label);
     state(lp, id)?;
@@ -910,9 +919,8 @@ fn resume_after_connect(lp: &mut Loop, key: Key) {
         flush_and_complete(lp, id);
     } else if s.shutdown_pending {
         s.shutdown_pending = false;
-        let r = s.io.as_ref().map_or(Ok(()), Io::shutdown_write);
-        Stream::<Bytes, Bytes>::from_key(key)
-            .complete_write(lp, r.or_else(ignore_not_connected).map_err(Into::into));
+        let r = s.send_fin();
+        Stream::<Bytes, Bytes>::from_key(key).complete_write(lp, r.map_err(Into::into));
     }
     if socket(lp, key).is_some_and(|s| s.want_read) {
         read(lp, id);
@@ -960,18 +968,15 @@ fn read_budget(lp: &mut Loop, id: Id) {
             Ok(0) => {
                 s.eof = true;
                 s.read_ready = false;
-                let (consumer, events) = (s.consumer, s.events);
+                let (consumed, owner) = (s.consumer.is_some(), s.owner());
                 update_active(lp, id);
-                match (stream, consumer) {
-                    (Some(stream), None) => stream.push_eof(lp),
+                match (stream, owner) {
+                    (Some(stream), _) if !consumed => stream.push_eof(lp),
                     // No readable side to end: `end` comes as it would
                     // from one, on the next tick.
-                    (Some(stream), Some(_)) => table::next_tick(lp, stream.key, emit_end),
-                    (None, consumer) => {
-                        if let (Some(events), Some((_, owner))) = (events, consumer) {
-                            (events.on_eof)(lp, owner);
-                        }
-                    }
+                    (Some(stream), _) => table::next_tick(lp, stream.key, emit_end),
+                    (None, Some((events, owner))) => (events.on_eof)(lp, owner),
+                    (None, None) => {}
                 }
                 return;
             }
@@ -1147,14 +1152,12 @@ fn write_done(lp: &mut Loop, id: Id) {
         Id::Stream(key) => Stream::<Bytes, Bytes>::from_key(key).complete_write(lp, Ok(())),
         Id::Handle(key) => {
             let Some(s) = state(lp, id) else { return };
-            if std::mem::take(&mut s.shutdown_pending) {
-                let r = s.io.as_ref().map_or(Ok(()), Io::shutdown_write);
-                if let Err(e) = r.or_else(ignore_not_connected) {
-                    return close_handle(lp, key, Some(e));
-                }
+            if std::mem::take(&mut s.shutdown_pending)
+                && let Err(e) = s.send_fin()
+            {
+                return close_handle(lp, key, Some(e));
             }
-            let Some(s) = state(lp, id) else { return };
-            if let (Some(events), Some((_, owner))) = (s.events, s.consumer) {
+            if let Some((events, owner)) = s.owner() {
                 (events.on_drain)(lp, owner);
             }
         }
@@ -1175,7 +1178,8 @@ pub(crate) fn queue_and_flush(
     // or gone but not yet reported), waits for `on_drain`: if they all go
     // now, the loop still brings it (as libuv calls write callbacks from the
     // loop, never from inside a write).
-    let drain_owed = matches!(id, Id::Handle(_)) && (!s.unsent.is_empty() || s.write_in_flight);
+    let handle = matches!(id, Id::Handle(_));
+    let drain_owed = handle && (!s.unsent.is_empty() || s.write_in_flight);
     for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
         s.unsent.push_back(chunk);
     }
@@ -1184,7 +1188,7 @@ pub(crate) fn queue_and_flush(
     }
     // A corked handle holds its writes. (A stream's writable side holds its
     // own while corked, and hands them over when ending, still corked.)
-    if matches!(id, Id::Handle(_)) && s.corked && !s.write_in_flight {
+    if handle && s.corked && !s.write_in_flight {
         return WriteStatus::Pending;
     }
     s.write_in_flight = true;
@@ -1257,12 +1261,7 @@ impl Sink<Bytes> for SocketSink {
             s.shutdown_pending = true;
             return WriteStatus::Pending;
         }
-        match s
-            .io
-            .as_ref()
-            .map_or(Ok(()), Io::shutdown_write)
-            .or_else(ignore_not_connected)
-        {
+        match s.send_fin() {
             Ok(()) => WriteStatus::Done,
             Err(e) => WriteStatus::Failed(e.into()),
         }
@@ -1304,8 +1303,7 @@ pub(crate) fn shutdown_handle(lp: &mut Loop, key: Key) -> bool {
         s.shutdown_pending = true;
         return false;
     }
-    let r = s.io.as_ref().map_or(Ok(()), Io::shutdown_write);
-    match r.or_else(ignore_not_connected) {
+    match s.send_fin() {
         Ok(()) => true,
         Err(e) => {
             close_handle(lp, key, Some(e));
@@ -1317,12 +1315,11 @@ pub(crate) fn shutdown_handle(lp: &mut Loop, key: Key) -> bool {
 /// Closes a handle: the OS side now, and its owner hears of it (with the
 /// error, if one closed it) on the next tick. Nothing if already closed.
 pub(crate) fn close_handle(lp: &mut Loop, key: Key, error: Option<io::Error>) {
-    let owner = state(lp, Id::Handle(key)).map(|s| (s.events, s.consumer));
-    let Some((events, consumer)) = owner else {
+    let Some(owner) = state(lp, Id::Handle(key)).map(|s| s.owner()) else {
         return;
     };
     teardown(lp, Id::Handle(key));
-    if let (Some(events), Some((_, owner))) = (events, consumer) {
+    if let Some((events, owner)) = owner {
         lp.next_tick(move |lp| (events.on_close)(lp, owner, error));
     }
 }
