@@ -310,12 +310,7 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     let socket = c.socket;
     // Responses finished during this pass leave in one write: small ones
     // through `outbuf`, large ones with the socket corked (`write_out`).
-    // (The socket's own state answers the common case: nothing waits.)
-    let base = if socket.is_write_idle(lp) {
-        0
-    } else {
-        socket.write_queue_size(lp)
-    };
+    let base = socket.write_queue_size(lp);
     let h = http(lp);
     if let Some(c) = h.conns.get_mut(ck) {
         let b = c.busy(&mut h.spare_busy);
