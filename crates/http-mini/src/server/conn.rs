@@ -15,7 +15,6 @@
 //! Reading stops (backpressure to the client) while a request body is not
 //! being consumed, or while too many responses are in flight.
 
-use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -66,7 +65,7 @@ pub(crate) struct BodyState {
     /// The stream handed to the handler, once it asked for it.
     pub(crate) stream: Option<Readable<Bytes>>,
     /// Body bytes that arrived before the handler asked for the stream.
-    pub(crate) pending: VecDeque<Bytes>,
+    pub(crate) pending: Vec<Bytes>,
     pub(crate) pending_len: usize,
     /// The parser reached the end of this body.
     pub(crate) ended: bool,
@@ -282,8 +281,11 @@ fn on_data(lp: &mut Loop, ck: Key, chunk: Bytes) {
     let b = c.busy(&mut h.spare_busy);
     make_room(&mut b.inbuf, chunk.len());
     b.inbuf.extend_from_slice(&chunk);
+    let pass = c.begin_pass();
     move_timer(lp, ck, moved);
-    process(lp, ck);
+    if let Some(socket) = pass {
+        run_pass(lp, ck, socket);
+    }
 }
 
 /// The size of the input and output buffers a connection takes when it
@@ -302,25 +304,26 @@ fn make_room(buf: &mut BytesMut, at_least: usize) {
 /// Parses what arrived and acts on it, until the parser needs more bytes or
 /// the connection must wait.
 pub(crate) fn process(lp: &mut Loop, ck: Key) {
-    let Some(c) = conn(lp, ck) else { return };
-    if c.processing {
-        return; // the running pass picks up whatever changed
+    if let Some(socket) = conn(lp, ck).and_then(Conn::begin_pass) {
+        run_pass(lp, ck, socket);
     }
-    c.processing = true;
-    let socket = c.socket;
+}
+
+/// The pass of [`process`] that [`Conn::begin_pass`] began.
+fn run_pass(lp: &mut Loop, ck: Key, socket: SocketHandle) {
     // Responses finished during this pass leave in one write: small ones
     // through `outbuf`, large ones with the socket corked (`write_out`).
-    let base = socket.write_queue_size(lp);
-    let h = http(lp);
-    if let Some(c) = h.conns.get_mut(ck) {
-        let b = c.busy(&mut h.spare_busy);
-        b.out_base = base;
-        // (Room for a few small responses; a large one grows it.)
-        make_room(&mut b.outbuf, BUF_SIZE / 4);
-    }
+    let mut base = Some(socket.write_queue_size(lp));
     let mut input_ended = false;
     loop {
-        let Some(c) = conn(lp, ck) else { return };
+        let h = http(lp);
+        let Some(c) = h.conns.get_mut(ck) else { return };
+        if let Some(base) = base.take() {
+            let b = c.busy(&mut h.spare_busy);
+            b.out_base = base;
+            // (Room for a few small responses; a large one grows it.)
+            make_room(&mut b.outbuf, BUF_SIZE / 4);
+        }
         if c.body_full || c.too_many_in_flight {
             break;
         }
@@ -367,17 +370,9 @@ pub(crate) fn process(lp: &mut Loop, ck: Key) {
     }
     // The pass's output goes to the socket, after the large writes held by
     // the cork, if any (`try_write` refuses while the socket is corked).
-    let corked = conn(lp, ck).is_some_and(|c| std::mem::take(&mut c.corked));
-    let over_mark = flush_out(lp, ck);
+    let (over_mark, corked) = flush(lp, ck, true);
     if corked {
         socket.uncork(lp);
-    }
-    let h = http(lp);
-    if let Some(c) = h.conns.get_mut(ck) {
-        c.processing = false;
-        if c.slots.is_empty() {
-            c.rest(&mut h.spare_busy);
-        }
     }
     // Output that reached the mark in `outbuf` (a response was told to
     // wait) may have gone to the OS whole, never queued on the socket: no
@@ -475,7 +470,7 @@ fn on_body_data(lp: &mut Loop, ck: Key, data: Bytes) {
         Some(stream) => !stream.push(lp, data),
         None => {
             s.body.pending_len += data.len();
-            s.body.pending.push_back(data);
+            s.body.pending.push(data);
             s.body.pending_len >= hwm
         }
     };
@@ -673,43 +668,72 @@ fn write_out(lp: &mut Loop, ck: Key, data: Bytes) -> bool {
     socket.write(lp, data).is_ok_and(|queued| queued < hwm)
 }
 
+/// Hands what waits in `outbuf` to the socket (see [`flush`]). Returns
+/// whether `outbuf` had reached the mark (so a response may wait for a
+/// drain).
+fn flush_out(lp: &mut Loop, ck: Key) -> bool {
+    flush(lp, ck, false).0
+}
+
 /// Hands what waits in `outbuf` to the socket: straight to the OS if
 /// nothing waits on the socket (as Node's `net` tries `uv_try_write` before
 /// queueing), so `outbuf` keeps its allocation for the next response; what
 /// the OS does not take is queued on the socket as one chunk (its
 /// allocation is used again once the socket has written it).
 ///
-/// Returns whether `outbuf` had reached the mark (so a response may wait
-/// for a drain).
-fn flush_out(lp: &mut Loop, ck: Key) -> bool {
-    let Some(c) = conn(lp, ck) else { return false };
-    let (socket, hwm) = (c.socket, c.options.high_water_mark);
-    let Some(b) = c.busy.as_deref_mut().filter(|b| !b.outbuf.is_empty()) else {
-        return false;
+/// With `end_pass`, this ends a pass of [`process`] too (in the same
+/// look-ups of the connection): the pass is over, its busy parts go back if
+/// nothing is in flight, and whether the pass corked the socket is
+/// returned, for the caller to uncork after.
+///
+/// Returns whether `outbuf` had reached the mark, and whether the pass
+/// corked the socket.
+fn flush(lp: &mut Loop, ck: Key, end_pass: bool) -> (bool, bool) {
+    let Some(c) = conn(lp, ck) else {
+        return (false, false);
     };
-    let over_mark = !b.below_mark(hwm);
-    let mut out = std::mem::take(&mut b.outbuf);
-    if let Ok(n) = socket.try_write(lp, &out) {
-        if n == out.len() {
-            out.clear();
-        } else {
-            out.advance(n);
-        }
-    }
+    let corked = end_pass && std::mem::take(&mut c.corked);
+    let (socket, hwm) = (c.socket, c.options.high_water_mark);
+    let mut over_mark = false;
     let mut queued = 0;
-    if !out.is_empty() {
-        let rest = out.split().freeze();
-        queued = rest.len();
-        // (An error closes the socket: its `on_close` follows.)
-        let _ = socket.write(lp, rest);
+    let mut rest = None;
+    if let Some(b) = c.busy.as_deref_mut().filter(|b| !b.outbuf.is_empty()) {
+        over_mark = !b.below_mark(hwm);
+        let mut out = std::mem::take(&mut b.outbuf);
+        if let Ok(n) = socket.try_write(lp, &out) {
+            if n == out.len() {
+                out.clear();
+            } else {
+                out.advance(n);
+            }
+        }
+        if !out.is_empty() {
+            let data = out.split().freeze();
+            queued = data.len();
+            // (An error closes the socket: its `on_close` follows.)
+            let _ = socket.write(lp, data);
+        }
+        rest = Some(out);
+    } else if !end_pass {
+        return (false, false);
     }
-    if let Some(b) = conn(lp, ck).and_then(|c| c.busy.as_deref_mut()) {
+    let h = http(lp);
+    let Some(c) = h.conns.get_mut(ck) else {
+        return (over_mark, corked);
+    };
+    if let Some(b) = c.busy.as_deref_mut() {
         b.out_base += queued;
-        if b.outbuf.is_empty() {
+        if let Some(out) = rest.filter(|_| b.outbuf.is_empty()) {
             b.outbuf = out;
         }
     }
-    over_mark
+    if end_pass {
+        c.processing = false;
+        if c.slots.is_empty() {
+            c.rest(&mut h.spare_busy);
+        }
+    }
+    (over_mark, corked)
 }
 
 /// What a response needs to write its head: its slot, the `Date` value,
@@ -717,7 +741,7 @@ fn flush_out(lp: &mut Loop, ck: Key) -> bool {
 /// it (it is the front response, during a pass of [`process`]).
 pub(crate) struct HeadTarget<'a> {
     pub(crate) slot: &'a mut Slot,
-    pub(crate) date: Bytes,
+    pub(crate) date: &'a [u8],
     pub(crate) direct: Option<Direct<'a>>,
 }
 
@@ -739,7 +763,7 @@ impl Direct<'_> {
 pub(crate) fn head_target(lp: &mut Loop, ck: Key, seq: u64) -> Option<HeadTarget<'_>> {
     let now = lp.now();
     let h = http(lp);
-    let date = h.date_at(now);
+    let date = h.date.at(now);
     let c = h.conns.get_mut(ck)?;
     let i = c.slots.position(seq)?;
     let hwm = c.options.high_water_mark;
@@ -1055,6 +1079,16 @@ impl Conn {
             b.parser = RequestParser::with_limits(limits);
             b
         })
+    }
+
+    /// Begins a pass of [`process`], unless one runs (it then picks up
+    /// whatever changed): returns the socket for the pass.
+    fn begin_pass(&mut self) -> Option<SocketHandle> {
+        if self.processing {
+            return None;
+        }
+        self.processing = true;
+        Some(self.socket)
     }
 
     /// Gives the busy parts back to `spare` if nothing in them is needed.

@@ -49,7 +49,6 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
 use eventide_loop_phases::{Loop, Task};
 use eventide_reactor::slab::{Key, Slab};
 use eventide_streams::net;
@@ -150,9 +149,8 @@ pub(crate) struct ServerState {
 pub(crate) struct Http {
     pub(crate) servers: Slab<ServerState>,
     pub(crate) conns: Slab<Conn>,
-    /// The formatted `Date`, and the loop time at which the wall clock's
-    /// second changes next (when it must be formatted again).
-    date: (Bytes, Duration),
+    /// The `Date` value, formatted once per second.
+    pub(crate) date: DateCache,
     /// What idle connections gave back, for the next connection that reads
     /// or answers: a busy connection reuses one allocation, and an idle one
     /// holds none.
@@ -169,24 +167,31 @@ pub(crate) fn http(lp: &mut Loop) -> &mut Http {
     lp.ext_by(*HTTP)
 }
 
-impl Http {
+/// The formatted `Date`, and the loop time at which the wall clock's second
+/// changes next (when it must be formatted again); a field of its own so a
+/// response can borrow it beside its connection.
+#[derive(Default)]
+pub(crate) struct DateCache {
+    value: Option<[u8; 29]>,
+    next: Duration,
+}
+
+impl DateCache {
     /// The `Date` header value at loop time `loop_now`, formatted once per
     /// second. Between formats only the loop's cached time is read, not the
     /// wall clock.
-    pub(crate) fn date_at(&mut self, loop_now: Duration) -> Bytes {
-        if self.date.0.is_empty() || loop_now >= self.date.1 {
+    pub(crate) fn at(&mut self, loop_now: Duration) -> &[u8] {
+        if self.value.is_none() || loop_now >= self.next {
             let wall = SystemTime::now();
             let into_second = wall
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .map_or(Duration::ZERO, |d| {
                     Duration::from_nanos(u64::from(d.subsec_nanos()))
                 });
-            self.date = (
-                Bytes::copy_from_slice(&http_date(wall)),
-                loop_now + (Duration::from_secs(1) - into_second),
-            );
+            self.next = loop_now + (Duration::from_secs(1) - into_second);
+            self.value = Some(http_date(wall));
         }
-        self.date.0.clone()
+        self.value.as_ref().map_or(&[], |v| &v[..])
     }
 }
 

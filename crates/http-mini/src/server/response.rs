@@ -480,7 +480,7 @@ fn encode_head(
     let mut extra: [(&'static str, &[u8]); 2] = [("", b""); 2];
     let mut n = 0;
     if !has_date {
-        extra[n] = ("Date", &date);
+        extra[n] = ("Date", date);
         n += 1;
     }
     if r.close {
