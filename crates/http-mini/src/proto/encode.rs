@@ -145,9 +145,25 @@ pub fn encode_response_head(
     encode_response_head_with(status, reason, headers, &[], framing, request_was_head, dst)
 }
 
-/// [`encode_response_head`] with `extra` fields written after `headers`. The
-/// extra fields are trusted (a server's own `Date` and `Connection`): they
-/// are not checked, and cost no change to the caller's header map.
+/// [`encode_response_head`] with `extra` field lines written after
+/// `headers`: each a whole line, `Name: value\r\n`, as a server keeps its
+/// own `Date` and `Connection` ready. They are trusted (not checked), and
+/// cost no change to the caller's header map.
+///
+/// ```
+/// use bytes::BytesMut;
+/// use eventide_http_mini::proto::encode::encode_response_head_with;
+/// use eventide_http_mini::proto::{Framing, Headers};
+///
+/// let mut out = BytesMut::new();
+/// let extra: [&[u8]; 1] = [b"Connection: close\r\n"];
+/// encode_response_head_with(404, None, &Headers::new(), &extra, Framing::Length(0), false, &mut out)?;
+/// assert_eq!(
+///     &out[..],
+///     &b"HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"[..]
+/// );
+/// # Ok::<(), eventide_http_mini::proto::EncodeError>(())
+/// ```
 ///
 /// # Errors
 ///
@@ -156,7 +172,7 @@ pub fn encode_response_head_with(
     status: u16,
     reason: Option<&str>,
     headers: &Headers,
-    extra: &[(&'static str, &[u8])],
+    extra: &[&[u8]],
     framing: Framing,
     request_was_head: bool,
     dst: &mut BytesMut,
@@ -164,36 +180,56 @@ pub fn encode_response_head_with(
     if !(100..=999).contains(&status) {
         return Err(EncodeError::InvalidStatus);
     }
-    let reason = reason.or(reason_phrase(status)).unwrap_or("");
-    if !reason.bytes().all(is_field_value_byte) {
+    if reason.is_some_and(|r| !r.bytes().all(is_field_value_byte)) {
         return Err(EncodeError::InvalidReason);
     }
     let no_body_at_all = status < 200 || status == 204;
     transactional(dst, |dst| {
-        dst.reserve(head_size_hint(headers) + reason.len() + 64);
-        dst.put_slice(b"HTTP/1.1 ");
-        dst.put_slice(&[
-            b'0' + (status / 100) as u8,
-            b'0' + (status / 10 % 10) as u8,
-            b'0' + (status % 10) as u8,
-            b' ',
-        ]);
-        dst.put_slice(reason.as_bytes());
-        dst.put_slice(b"\r\n");
+        let extra_len: usize = extra.iter().map(|line| line.len()).sum();
+        dst.reserve(head_size_hint(headers) + extra_len + 64 + reason.map_or(0, str::len));
+        match reason {
+            // The usual status lines are written whole.
+            None if status == 200 => dst.put_slice(b"HTTP/1.1 200 OK\r\n"),
+            _ => put_status_line(status, reason, dst),
+        }
         put_fields(headers, dst)?;
-        for (name, value) in extra {
-            dst.put_slice(name.as_bytes());
-            dst.put_slice(b": ");
-            dst.put_slice(value);
-            dst.put_slice(b"\r\n");
+        for line in extra {
+            dst.put_slice(line);
         }
-        if !no_body_at_all {
-            put_framing(framing, dst);
-        }
-        dst.put_slice(b"\r\n");
+        put_framing_and_end(
+            if no_body_at_all {
+                Framing::None
+            } else {
+                framing
+            },
+            dst,
+        );
         Ok(())
     })?;
     Ok(!(no_body_at_all || status == 304 || request_was_head))
+}
+
+/// `HTTP/1.1 {status} {reason}\r\n`, the reason defaulting to the
+/// registered phrase (empty if none).
+fn put_status_line(status: u16, reason: Option<&str>, dst: &mut BytesMut) {
+    let reason = reason.or(reason_phrase(status)).unwrap_or("");
+    dst.put_slice(&[
+        b'H',
+        b'T',
+        b'T',
+        b'P',
+        b'/',
+        b'1',
+        b'.',
+        b'1',
+        b' ',
+        b'0' + (status / 100) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+        b' ',
+    ]);
+    dst.put_slice(reason.as_bytes());
+    dst.put_slice(b"\r\n");
 }
 
 /// Writes one chunk: `{size in hex}\r\n{data}\r\n`. An empty `data` writes
@@ -325,7 +361,32 @@ fn put_framing(framing: Framing, dst: &mut BytesMut) {
     }
 }
 
-fn put_decimal(mut n: u64, dst: &mut BytesMut) {
+/// The framing field and the empty line that ends the head, in one write
+/// (the head of every response ends so).
+fn put_framing_and_end(framing: Framing, dst: &mut BytesMut) {
+    match framing {
+        Framing::None => dst.put_slice(b"\r\n"),
+        Framing::Length(n) => {
+            const PREFIX: &[u8] = b"Content-Length: ";
+            let mut line = [0u8; PREFIX.len() + 20 + 4];
+            line[..PREFIX.len()].copy_from_slice(PREFIX);
+            let end = PREFIX.len() + write_decimal(n, &mut line[PREFIX.len()..]);
+            line[end..end + 4].copy_from_slice(b"\r\n\r\n");
+            dst.put_slice(&line[..end + 4]);
+        }
+        Framing::Chunked => dst.put_slice(b"Transfer-Encoding: chunked\r\n\r\n"),
+    }
+}
+
+fn put_decimal(n: u64, dst: &mut BytesMut) {
+    let mut digits = [0u8; 20];
+    let len = write_decimal(n, &mut digits);
+    dst.put_slice(&digits[..len]);
+}
+
+/// Writes `n` in decimal at the start of `out` (room for 20 digits);
+/// returns how many digits.
+fn write_decimal(mut n: u64, out: &mut [u8]) -> usize {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -336,7 +397,9 @@ fn put_decimal(mut n: u64, dst: &mut BytesMut) {
             break;
         }
     }
-    dst.put_slice(&digits[at..]);
+    let len = digits.len() - at;
+    out[..len].copy_from_slice(&digits[at..]);
+    len
 }
 
 #[cfg(test)]

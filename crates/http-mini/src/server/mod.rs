@@ -167,21 +167,21 @@ pub(crate) fn http(lp: &mut Loop) -> &mut Http {
     lp.ext_by(*HTTP)
 }
 
-/// The formatted `Date`, and the loop time at which the wall clock's second
-/// changes next (when it must be formatted again); a field of its own so a
-/// response can borrow it beside its connection.
+/// The `Date` field line (`Date: ...\r\n`), and the loop time at which the
+/// wall clock's second changes next (when it must be formatted again); a
+/// field of its own so a response can borrow it beside its connection.
 #[derive(Default)]
 pub(crate) struct DateCache {
-    value: Option<[u8; 29]>,
+    line: Option<[u8; 37]>,
     next: Duration,
 }
 
 impl DateCache {
-    /// The `Date` header value at loop time `loop_now`, formatted once per
+    /// The `Date` field line at loop time `loop_now`, formatted once per
     /// second. Between formats only the loop's cached time is read, not the
     /// wall clock.
-    pub(crate) fn at(&mut self, loop_now: Duration) -> &[u8] {
-        if self.value.is_none() || loop_now >= self.next {
+    pub(crate) fn line_at(&mut self, loop_now: Duration) -> &[u8] {
+        if self.line.is_none() || loop_now >= self.next {
             let wall = SystemTime::now();
             let into_second = wall
                 .duration_since(SystemTime::UNIX_EPOCH)
@@ -189,9 +189,13 @@ impl DateCache {
                     Duration::from_nanos(u64::from(d.subsec_nanos()))
                 });
             self.next = loop_now + (Duration::from_secs(1) - into_second);
-            self.value = Some(http_date(wall));
+            let mut line = [0u8; 37];
+            line[..6].copy_from_slice(b"Date: ");
+            line[6..35].copy_from_slice(&http_date(wall));
+            line[35..].copy_from_slice(b"\r\n");
+            self.line = Some(line);
         }
-        self.value.as_ref().map_or(&[], |v| &v[..])
+        self.line.as_ref().map_or(&[], |l| &l[..])
     }
 }
 

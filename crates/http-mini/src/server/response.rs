@@ -432,7 +432,7 @@ struct HeadWritten {
 fn encode_head(
     HeadTarget {
         slot: s,
-        date,
+        date_line,
         mut direct,
     }: HeadTarget<'_>,
     known_len: Option<u64>,
@@ -476,18 +476,18 @@ fn encode_head(
     if r.framing == Framing::None {
         r.close = true;
     }
-    // The server's own fields go straight to the encoder.
-    let mut extra: [(&'static str, &[u8]); 2] = [("", b""); 2];
+    // The server's own fields go straight to the encoder, as whole lines.
+    let mut extra: [&[u8]; 2] = [b""; 2];
     let mut n = 0;
     if !has_date {
-        extra[n] = ("Date", date);
+        extra[n] = date_line;
         n += 1;
     }
     if r.close {
-        extra[n] = ("Connection", b"close");
+        extra[n] = b"Connection: close\r\n";
         n += 1;
     } else if r.http10 {
-        extra[n] = ("Connection", b"keep-alive");
+        extra[n] = b"Connection: keep-alive\r\n";
         n += 1;
     }
     // The front response, during a pass over the connection's input, is

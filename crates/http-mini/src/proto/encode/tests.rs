@@ -104,6 +104,18 @@ fn custom_reason() {
     )
     .unwrap();
     assert_eq!(&out[..], b"HTTP/1.1 404 Nope\r\n\r\n");
+    // A reason of its own also for 200 (whose usual line is written whole).
+    let mut out = BytesMut::new();
+    encode_response_head(
+        200,
+        Some("Fine"),
+        &Headers::new(),
+        Framing::Length(2),
+        false,
+        &mut out,
+    )
+    .unwrap();
+    assert_eq!(&out[..], b"HTTP/1.1 200 Fine\r\nContent-Length: 2\r\n\r\n");
 }
 
 #[test]
