@@ -19,6 +19,17 @@ pub enum RunMode {
     NoWait,
 }
 
+/// How long the poll phase may block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wait {
+    /// Not at all: work is waiting.
+    NoBlock,
+    /// Until this loop time (ns): the next timer or operation deadline.
+    Until(u64),
+    /// Until I/O wakes the loop.
+    Forever,
+}
+
 /// After poll, the pending queue runs again up to this many times (libuv:
 /// "process immediate callbacks (e.g. write_cb) a small fixed number of times
 /// to avoid loop starvation").
@@ -84,12 +95,12 @@ impl Loop {
             self.run_phase(Phase::Prepare, |lp| {
                 lp.run_watchers(WatcherKind::Prepare, CallbackKind::Prepare, "prepare")
             });
-            let timeout = match mode {
-                RunMode::Default => self.backend_timeout(),
-                RunMode::Once if can_sleep => self.backend_timeout(),
-                _ => Some(0),
+            let wait = match mode {
+                RunMode::Default => self.backend_wait(),
+                RunMode::Once if can_sleep => self.backend_wait(),
+                _ => Wait::NoBlock,
             };
-            self.run_phase(Phase::Poll, |lp| lp.io_poll(timeout));
+            self.run_phase(Phase::Poll, |lp| lp.io_poll(wait));
             for _ in 0..PENDING_PASSES_AFTER_POLL {
                 if self.pending.is_empty() {
                     break;
@@ -125,10 +136,10 @@ impl Loop {
         }
     }
 
-    /// How long the poll may block, in nanoseconds (libuv's
-    /// `uv__backend_timeout`): zero when there is work that must not wait,
-    /// `None` (forever) when nothing but I/O can wake the loop.
-    fn backend_timeout(&mut self) -> Option<u64> {
+    /// How long the poll may block (libuv's `uv__backend_timeout`): not at
+    /// all when there is work that must not wait, until the next timer or
+    /// operation deadline, or forever when nothing but I/O can wake the loop.
+    fn backend_wait(&mut self) -> Wait {
         let must_not_block = self.stop_flag
             || (self.active_refs == 0 && self.active_reqs == 0)
             || !self.pending.is_empty()
@@ -137,22 +148,31 @@ impl Loop {
             || self.has_ref_immediates()
             || !self.closing.is_empty();
         if must_not_block {
-            return Some(0);
+            return Wait::NoBlock;
         }
-        let due = match (self.next_timer_due(), self.next_op_deadline()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        // Timers are armed from a fresh clock read (Node's rule), so the wait is
-        // measured from a fresh read too: from the cached time it would be up
-        // to one iteration too long, and mio's rounding up to whole
-        // milliseconds would make a 1 ms timer wait 2.
-        due.map(|d| d.saturating_sub(self.clock.read()))
+        match (self.next_timer_due(), self.next_op_deadline()) {
+            (Some(a), Some(b)) => Wait::Until(a.min(b)),
+            (Some(due), None) | (None, Some(due)) => Wait::Until(due),
+            (None, None) => Wait::Forever,
+        }
     }
 
     /// The poll phase: waits for readiness, then runs async handles and I/O
     /// callbacks, and queues finished work for the pending phase.
-    fn io_poll(&mut self, mut timeout: Option<u64>) {
+    fn io_poll(&mut self, wait: Wait) {
+        // A poll that may block reads the clock once before it: for the
+        // timeout and for the time spent blocked. Timers are armed from a
+        // fresh clock read (Node's rule), so the wait is measured from a
+        // fresh read too: from the cached time it would be up to one
+        // iteration too long, and mio's rounding up to whole milliseconds
+        // would make a 1 ms timer wait 2. A poll that cannot block is not
+        // timed: one clock read less per iteration of a busy loop.
+        let blocked_since = (wait != Wait::NoBlock).then(|| self.clock.read());
+        let mut timeout = match (wait, blocked_since) {
+            (Wait::Until(due), Some(since)) => Some(due.saturating_sub(since)),
+            (Wait::Forever, _) => None,
+            _ => Some(0),
+        };
         // Events and async signals read by a poll whose callbacks a panic cut
         // short are delivered first, without waiting for new ones.
         if self.event_next < self.events.len() || !self.signaled.is_empty() {
@@ -162,9 +182,6 @@ impl Loop {
             let timeout = timeout.map(Duration::from_nanos);
             self.emit(TraceEvent::PollStart { timeout });
         }
-        // A poll that cannot block is not timed: one clock read less per
-        // iteration of a busy loop.
-        let blocked_since = (timeout != Some(0)).then(Instant::now);
         let os_timeout = match timeout {
             // A manual clock never sleeps for a timer: it jumps to it below.
             Some(_) if self.clock.is_manual() => Some(Duration::ZERO),
@@ -177,10 +194,8 @@ impl Loop {
         // Readiness fed back by callbacks of earlier iterations joins the
         // batch; feeds queued by this batch's callbacks wait for the next one.
         self.events.append(&mut self.feeds);
-        let blocked = blocked_since.map_or(Duration::ZERO, |t| t.elapsed());
-        if !self.clock.is_manual() {
-            self.metrics.idle += blocked;
-        } else if let Some(t) = timeout.filter(|t| *t > 0)
+        if self.clock.is_manual()
+            && let Some(t) = timeout.filter(|t| *t > 0)
             && polled.events == 0
             && !polled.woken
         {
@@ -192,9 +207,20 @@ impl Loop {
         // As libuv's `uv__io_poll`: the callbacks that follow see the time
         // the poll returned, not the time the iteration began (the poll may
         // have blocked for long, or the OS rescheduled the thread). A poll
-        // that did not reach the OS took no time worth a clock read.
+        // that did not reach the OS took no time worth a clock read. The
+        // same read ends the time spent blocked.
         if !polled.skipped || self.clock.is_manual() {
             self.update_time();
+        }
+        let mut blocked = Duration::ZERO;
+        if let Some(since) = blocked_since.filter(|_| !self.clock.is_manual()) {
+            let until = if polled.skipped {
+                self.clock.read()
+            } else {
+                self.now
+            };
+            blocked = Duration::from_nanos(until.saturating_sub(since));
+            self.metrics.idle += blocked;
         }
         self.metrics.events += polled.events as u64;
         self.metrics.stale_events += polled.stale as u64;
