@@ -349,7 +349,14 @@ fn run_pass(lp: &mut Loop, ck: Key, socket: SocketHandle) {
             socket.read_stop(lp);
             break;
         }
-        match b.parser.next_event(&mut b.inbuf) {
+        // Nothing to parse between requests (the parser would say so at
+        // more cost): the usual end of a pass.
+        let event = if b.inbuf.is_empty() && b.parser.is_idle() {
+            Ok(None)
+        } else {
+            b.parser.next_event(&mut b.inbuf)
+        };
+        match event {
             Ok(None) => {
                 input_ended = c.client_ended;
                 break;
