@@ -386,19 +386,13 @@ fn put_decimal(n: u64, dst: &mut BytesMut) {
 
 /// Writes `n` in decimal at the start of `out` (room for 20 digits);
 /// returns how many digits.
-fn write_decimal(mut n: u64, out: &mut [u8]) -> usize {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+fn write_decimal(n: u64, out: &mut [u8]) -> usize {
+    let len = n.checked_ilog10().map_or(1, |d| d as usize + 1);
+    let mut rest = n;
+    for digit in out[..len].iter_mut().rev() {
+        *digit = b'0' + (rest % 10) as u8;
+        rest /= 10;
     }
-    let len = digits.len() - at;
-    out[..len].copy_from_slice(&digits[at..]);
     len
 }
 

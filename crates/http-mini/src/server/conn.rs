@@ -25,6 +25,7 @@ use eventide_streams::net::{HandleEvents, SocketHandle};
 use eventide_streams::{Readable, StreamError};
 
 use crate::proto::{BodyKind, Event, Limits, ParseError, RequestHead, RequestParser, Version};
+use crate::server::chunks::Chunks;
 use crate::server::request::Request;
 use crate::server::response::{ResState, Response};
 use crate::server::slots::Slots;
@@ -65,8 +66,7 @@ pub(crate) struct BodyState {
     /// The stream handed to the handler, once it asked for it.
     pub(crate) stream: Option<Readable<Bytes>>,
     /// Body bytes that arrived before the handler asked for the stream.
-    pub(crate) pending: Vec<Bytes>,
-    pub(crate) pending_len: usize,
+    pub(crate) pending: Chunks,
     /// The parser reached the end of this body.
     pub(crate) ended: bool,
     /// The client waits for `100 Continue` before sending the body.
@@ -80,8 +80,7 @@ pub(crate) struct Slot {
     pub(crate) res: ResState,
     pub(crate) body: BodyState,
     /// Output produced while an earlier response is still going out.
-    pub(crate) held: Vec<Bytes>,
-    pub(crate) held_len: usize,
+    pub(crate) held: Chunks,
 }
 
 /// What a connection uses only while it has input to parse or responses
@@ -435,8 +434,7 @@ fn on_head(lp: &mut Loop, ck: Key, head: RequestHead) {
             expect_continue: present && head.expect_continue,
             ..BodyState::default()
         },
-        held: Vec::new(),
-        held_len: 0,
+        held: Chunks::default(),
     };
     c.slots.push_back(slot, &mut h.spare_slots);
     if present {
@@ -481,11 +479,7 @@ fn on_body_data(lp: &mut Loop, ck: Key, data: Bytes) {
     let Some(s) = slot(lp, ck, seq) else { return };
     let full = match s.body.stream {
         Some(stream) => !stream.push(lp, data),
-        None => {
-            s.body.pending_len += data.len();
-            s.body.pending.push(data);
-            s.body.pending_len >= hwm
-        }
+        None => s.body.pending.push(data) >= hwm,
     };
     if full {
         pause_for_body(lp, ck);
@@ -594,8 +588,7 @@ fn error_response(lp: &mut Loop, ck: Key, status: u16, message: &str) {
             h.spare_headers.take().unwrap_or_default(),
         ),
         body: BodyState::default(),
-        held: Vec::new(),
-        held_len: 0,
+        held: Chunks::default(),
     };
     c.slots.push_back(slot, &mut h.spare_slots);
     answer_error(lp, Response::new(ck, seq), status, message);
@@ -642,9 +635,7 @@ pub(crate) fn send(lp: &mut Loop, ck: Key, seq: u64, data: Bytes) -> bool {
     let Some(s) = slot(lp, ck, seq) else {
         return false;
     };
-    s.held_len += data.len();
-    s.held.push(data);
-    s.held_len < hwm
+    s.held.push(data) < hwm
 }
 
 /// Writes to the socket, in order with what waits in `outbuf`: during a
@@ -841,8 +832,7 @@ fn advance(lp: &mut Loop, ck: Key) {
         };
         // The next response's held output goes out now, in order.
         let seq = next.seq;
-        let held = std::mem::take(&mut next.held);
-        next.held_len = 0;
+        let held = next.held.take();
         let continue_wanted =
             next.body.expect_continue && !next.body.continue_sent && next.body.stream.is_some();
         let mut below_mark = true;

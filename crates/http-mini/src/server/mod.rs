@@ -38,6 +38,7 @@
 //! whether to log it and run the loop again (every other connection goes on)
 //! or to exit.
 
+mod chunks;
 mod conn;
 mod request;
 mod response;

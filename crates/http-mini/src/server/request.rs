@@ -84,8 +84,7 @@ impl Request {
             return stream;
         };
         s.body.stream = Some(stream);
-        let pending = std::mem::take(&mut s.body.pending);
-        s.body.pending_len = 0;
+        let pending = s.body.pending.take();
         let ended = s.body.ended;
         for chunk in pending {
             stream.push(lp, chunk);
