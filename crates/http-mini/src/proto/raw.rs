@@ -120,18 +120,25 @@ macro_rules! slots {
 /// Uses httparse's default (strict) configuration: no obsolete line
 /// folding, no whitespace between a field name and the colon, one SP
 /// between the parts of the request line.
+///
+/// # Errors
+///
+/// httparse's error, or [`ParseError::TargetTooLong`] for a complete head
+/// whose target is longer than `max_target` (`buf` is then left as is).
 pub(crate) fn parse_request(
     buf: &mut BytesMut,
     window: usize,
     max_headers: usize,
+    max_target: usize,
 ) -> Result<Option<RawRequest>, ParseError> {
-    with_spans(|spans| parse_request_in(buf, window, max_headers, spans))
+    with_spans(|spans| parse_request_in(buf, window, max_headers, max_target, spans))
 }
 
 fn parse_request_in(
     buf: &mut BytesMut,
     window: usize,
     max_headers: usize,
+    max_target: usize,
     spans: &mut Vec<(Span, Span)>,
 ) -> Result<Option<RawRequest>, ParseError> {
     slots!(uninit, max_headers => slots);
@@ -147,6 +154,9 @@ fn parse_request_in(
                 else {
                     return Err(ParseError::RequestLine);
                 };
+                if path.len() > max_target {
+                    return Err(ParseError::TargetTooLong);
+                }
                 let count = record(base, req.headers, spans);
                 (
                     len,
@@ -249,7 +259,7 @@ mod tests {
     fn fields_are_slices_of_the_head() {
         let mut buf = BytesMut::from(&b"GET /x HTTP/1.1\r\nHost: a\r\nX-Empty:\r\n\r\nBODY"[..]);
         let n = buf.len();
-        let raw = parse_request(&mut buf, n, 100).unwrap().unwrap();
+        let raw = parse_request(&mut buf, n, 100, 100).unwrap().unwrap();
         assert_eq!(&buf[..], b"BODY");
         assert_eq!(raw.method, Method::GET);
         assert_eq!(raw.target.as_str(), "/x");
@@ -266,12 +276,12 @@ mod tests {
         head.push_str("\r\n");
         let mut buf = BytesMut::from(head.as_bytes());
         let n = buf.len();
-        let raw = parse_request(&mut buf, n, 300).unwrap().unwrap();
+        let raw = parse_request(&mut buf, n, 300, 100).unwrap().unwrap();
         assert_eq!(raw.headers.len(), 200);
         assert_eq!(raw.headers.get_str("x-199"), Some("199"));
         let mut buf = BytesMut::from(head.as_bytes());
         assert!(matches!(
-            parse_request(&mut buf, n, 150),
+            parse_request(&mut buf, n, 150, 100),
             Err(ParseError::TooManyHeaders)
         ));
     }

@@ -174,8 +174,16 @@ impl RequestParser {
             return Ok(None);
         }
         let cap = self.limits.max_header_bytes;
-        self.scan
-            .check_request_line(&buf[..buf.len().min(cap)], self.limits.max_target_len)?;
+        let max_target = self.limits.max_target_len;
+        // On the first look the line checks wait for httparse: in the common
+        // case it finds the whole head, and then they could only fail on the
+        // target's length, which `parse_request` checks. Otherwise they run
+        // before its result is used, so their error still comes first.
+        let first_look = self.scan.is_first_look();
+        if !first_look {
+            self.scan
+                .check_request_line(&buf[..buf.len().min(cap)], max_target)?;
+        }
         let max_headers = self.limits.max_headers;
         #[cfg(test)]
         let runs = &mut self.httparse_runs;
@@ -184,9 +192,13 @@ impl RequestParser {
             {
                 *runs += 1;
             }
-            parse_request(buf, window, max_headers)
-        })?;
-        let Some(raw) = parsed else {
+            parse_request(buf, window, max_headers, max_target)
+        });
+        if first_look && !matches!(parsed, Ok(Some(_))) {
+            self.scan
+                .check_request_line(&buf[..buf.len().min(cap)], max_target)?;
+        }
+        let Some(raw) = parsed? else {
             return Ok(None);
         };
         let info = analyze(&raw.headers, raw.version)?;

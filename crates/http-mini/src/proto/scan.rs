@@ -63,6 +63,11 @@ impl HeadScan {
         *self = Self::default();
     }
 
+    /// Whether httparse has not run on this head yet.
+    pub(crate) fn is_first_look(&self) -> bool {
+        self.scanned == 0
+    }
+
     /// Whether bytes of a head (other than leading empty lines) were seen.
     pub(crate) fn in_progress(&self) -> bool {
         self.started
@@ -182,7 +187,7 @@ impl HeadScan {
     ) -> Result<Option<T>, ParseError> {
         let window = buf.len().min(cap);
         let over = buf.len() > cap;
-        let first_look = self.scanned == 0;
+        let first_look = self.is_first_look();
         if !first_look && !over {
             // Two bytes of overlap: an empty line may straddle the old end.
             let from = self.scanned.saturating_sub(2).min(window);

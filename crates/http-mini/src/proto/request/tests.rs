@@ -467,3 +467,40 @@ fn fresh_only_between_requests_with_nothing_of_the_next_seen() {
     assert_eq!(p.eof(), Ok(()));
     assert!(!p.is_fresh(), "closed");
 }
+
+#[test]
+fn first_look_gives_the_line_checks_errors_first() {
+    // A whole head in one read skips the line checks when httparse finds it
+    // complete; these heads pin that the errors stay those of a head
+    // arriving byte by byte, where the checks run first.
+    let limits = Limits {
+        max_target_len: 4,
+        ..Limits::default()
+    };
+    let cases: [(&[u8], ParseError); 5] = [
+        (b"GET /aaaa HTTP/1.1\r\n\r\n", ParseError::TargetTooLong),
+        (
+            b"GET /aaaa HTTP/1.1\r\nX(A): 1\r\n\r\n",
+            ParseError::TargetTooLong,
+        ),
+        (b"GET /aaaa\x01 HTTP/1.1\r\n\r\n", ParseError::TargetTooLong),
+        (
+            b"GET /a\x01 HTTP/1.1\r\nX(A): 1\r\n\r\n",
+            ParseError::RequestLine,
+        ),
+        (b"G(T / HTTP/2.0\r\n\r\n", ParseError::RequestLine),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(error_with(limits, input), expected, "{input:?}");
+        let mut parser = RequestParser::with_limits(limits);
+        let mut buf = BytesMut::new();
+        let mut out = Outcome::default();
+        for &b in input {
+            buf.extend_from_slice(&[b]);
+            feed(&mut parser, &mut buf, &mut out);
+        }
+        assert_eq!(out.error, Some(expected), "{input:?} byte by byte");
+    }
+    // The target limit is exact on the first look too.
+    assert_eq!(parse_with(limits, b"GET /aaa HTTP/1.1\r\n\r\n").error, None);
+}
