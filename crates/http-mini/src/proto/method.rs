@@ -71,9 +71,19 @@ impl Method {
         }
     }
 
-    /// A method the parser already validated, as a slice of the head.
+    /// A method the parser already validated (the parser uses
+    /// [`Method::from_parsed_in`]).
+    #[cfg(test)]
     pub(crate) fn from_parsed(token: Bytes) -> Self {
-        standard(&token).unwrap_or(Self(Inner::Extension(token)))
+        Self::from_parsed_in(&token, 0, token.len())
+    }
+
+    /// A method the parser already validated, at `start..end` in `head`:
+    /// the head is sliced (a reference count taken) only for an extension
+    /// method.
+    pub(crate) fn from_parsed_in(head: &Bytes, start: usize, end: usize) -> Self {
+        standard(&head[start..end])
+            .unwrap_or_else(|| Self(Inner::Extension(head.slice(start..end))))
     }
 
     /// The method as it appears on the wire.

@@ -170,7 +170,7 @@ fn parse_request_in(
     };
     let head = buf.split_to(len).freeze();
     Ok(Some(RawRequest {
-        method: Method::from_parsed(slice(&head, method)),
+        method: Method::from_parsed_in(&head, method.0, method.1),
         target: RequestTarget::from_parsed(slice(&head, target)),
         version: Version::from_minor(minor),
         headers: build_headers(&head, &spans[..count]),
