@@ -179,6 +179,9 @@ impl HeadScan {
     /// limit) arrives, when httparse runs again and finds it again.
     /// [`ParseError::HeadTooLarge`] when more than `cap` bytes are buffered
     /// without the end of a head.
+    ///
+    /// Always inlined: it is a few checks around `parse`, which it runs once.
+    #[inline(always)]
     pub(crate) fn parse<T>(
         &mut self,
         buf: &mut BytesMut,
