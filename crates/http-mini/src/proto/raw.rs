@@ -9,7 +9,7 @@
 
 use std::mem::MaybeUninit;
 
-use bytes::{Bytes, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use httparse::Status;
 
 use super::{Headers, Method, ParseError, RequestTarget, Version};
@@ -48,6 +48,18 @@ fn span(base: &[u8], part: &[u8]) -> Span {
 
 fn slice(head: &Bytes, (start, end): Span) -> Bytes {
     head.slice(start..end)
+}
+
+/// [`slice`] for the last part taken from `head`: the head itself is cut
+/// down, so no reference count is taken for the part and none dropped for
+/// the head.
+fn into_slice(mut head: Bytes, (start, end): Span) -> Bytes {
+    if start == end {
+        return Bytes::new();
+    }
+    head.truncate(end);
+    head.advance(start);
+    head
 }
 
 /// Copies the field positions out of httparse's result.
@@ -169,9 +181,9 @@ fn parse_request_in(
     let head = buf.split_to(len).freeze();
     Ok(Some(RawRequest {
         method: Method::from_parsed_in(&head, method.0, method.1),
-        target: RequestTarget::from_parsed(slice(&head, target)),
         version: Version::from_minor(minor),
         headers: build_headers(&head, &spans[..count]),
+        target: RequestTarget::from_parsed(into_slice(head, target)),
     }))
 }
 
