@@ -194,12 +194,16 @@ impl RequestParser {
             }
             parse_request(buf, window, max_headers, max_target)
         });
-        if first_look && !matches!(parsed, Ok(Some(_))) {
-            self.scan
-                .check_request_line(&buf[..buf.len().min(cap)], max_target)?;
-        }
-        let Some(raw) = parsed? else {
-            return Ok(None);
+        let raw = match parsed {
+            Ok(Some(raw)) => raw,
+            // More bytes needed, or an error.
+            other => {
+                if first_look {
+                    self.scan
+                        .check_request_line(&buf[..buf.len().min(cap)], max_target)?;
+                }
+                return other.map(|_| None);
+            }
         };
         let info = analyze(&raw.headers, raw.version)?;
         if matches!(info.body, BodyKind::Length(n) if self.limits.body_exceeds(n)) {
