@@ -96,8 +96,7 @@ pub fn encode_request_head(
         dst.put_slice(target.as_bytes());
         dst.put_slice(b" HTTP/1.1\r\n");
         put_fields(headers, dst)?;
-        put_framing(framing, dst);
-        dst.put_slice(b"\r\n");
+        put_framing_and_end(framing, dst);
         Ok(())
     })
 }
@@ -213,21 +212,11 @@ pub fn encode_response_head_with(
 /// registered phrase (empty if none).
 fn put_status_line(status: u16, reason: Option<&str>, dst: &mut BytesMut) {
     let reason = reason.or(reason_phrase(status)).unwrap_or("");
-    dst.put_slice(&[
-        b'H',
-        b'T',
-        b'T',
-        b'P',
-        b'/',
-        b'1',
-        b'.',
-        b'1',
-        b' ',
-        b'0' + (status / 100) as u8,
-        b'0' + (status / 10 % 10) as u8,
-        b'0' + (status % 10) as u8,
-        b' ',
-    ]);
+    let mut line = *b"HTTP/1.1 000 ";
+    line[9] = b'0' + (status / 100) as u8;
+    line[10] = b'0' + (status / 10 % 10) as u8;
+    line[11] = b'0' + (status % 10) as u8;
+    dst.put_slice(&line);
     dst.put_slice(reason.as_bytes());
     dst.put_slice(b"\r\n");
 }
@@ -349,20 +338,7 @@ fn put_fields(headers: &Headers, dst: &mut BytesMut) -> Result<(), EncodeError> 
     Ok(())
 }
 
-fn put_framing(framing: Framing, dst: &mut BytesMut) {
-    match framing {
-        Framing::None => {}
-        Framing::Length(n) => {
-            dst.put_slice(b"Content-Length: ");
-            put_decimal(n, dst);
-            dst.put_slice(b"\r\n");
-        }
-        Framing::Chunked => dst.put_slice(b"Transfer-Encoding: chunked\r\n"),
-    }
-}
-
-/// The framing field and the empty line that ends the head, in one write
-/// (the head of every response ends so).
+/// The framing field and the empty line that ends the head, in one write.
 fn put_framing_and_end(framing: Framing, dst: &mut BytesMut) {
     match framing {
         Framing::None => dst.put_slice(b"\r\n"),
@@ -376,12 +352,6 @@ fn put_framing_and_end(framing: Framing, dst: &mut BytesMut) {
         }
         Framing::Chunked => dst.put_slice(b"Transfer-Encoding: chunked\r\n\r\n"),
     }
-}
-
-fn put_decimal(n: u64, dst: &mut BytesMut) {
-    let mut digits = [0u8; 20];
-    let len = write_decimal(n, &mut digits);
-    dst.put_slice(&digits[..len]);
 }
 
 /// Writes `n` in decimal at the start of `out` (room for 20 digits);

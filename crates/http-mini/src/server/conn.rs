@@ -125,7 +125,7 @@ impl Busy {
             return;
         }
         for buf in [&mut self.inbuf, &mut self.outbuf] {
-            let roomy = buf.capacity() >= BUF_SIZE / 4 || buf.try_reclaim(BUF_SIZE);
+            let roomy = buf.capacity() >= FEW_SMALL || buf.try_reclaim(BUF_SIZE);
             if !(roomy && buf.capacity() <= SPARE_KEEP) {
                 *buf = BytesMut::new();
             }
@@ -296,6 +296,11 @@ fn on_data(lp: &mut Loop, ck: Key, chunk: Bytes) {
 const BUF_SIZE: usize = 4096;
 const SPARE_KEEP: usize = 16 * 1024;
 
+/// Room for a few small messages: what an output buffer is given for a
+/// pass, and what a spare buffer may keep without being taken back to the
+/// start of its allocation.
+const FEW_SMALL: usize = BUF_SIZE / 4;
+
 /// Gives an empty `buf` with less room than `at_least` bytes that room: its
 /// own allocation's, taken back to the start if nothing split off it is
 /// alive, or else a new allocation of at least [`BUF_SIZE`] (one, not a
@@ -326,8 +331,8 @@ fn run_pass(lp: &mut Loop, ck: Key, socket: SocketHandle) {
         if let Some(base) = base.take() {
             let b = c.busy(&mut h.spare_busy);
             b.out_base = base;
-            // (Room for a few small responses; a large one grows it.)
-            make_room(&mut b.outbuf, BUF_SIZE / 4);
+            // (A large response grows it.)
+            make_room(&mut b.outbuf, FEW_SMALL);
         }
         if c.body_full || c.too_many_in_flight {
             break;
