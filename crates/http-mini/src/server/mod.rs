@@ -286,20 +286,20 @@ impl Server {
 
     /// The bound address (with the port chosen for port 0).
     pub fn local_addr(self, lp: &Loop) -> Option<SocketAddr> {
-        let s = lp.try_ext::<Http>()?.servers.get(self.0)?;
+        let s = lp.try_ext_by(*HTTP)?.servers.get(self.0)?;
         s.net?.local_addr(lp)
     }
 
     /// Open connections.
     pub fn connections(self, lp: &Loop) -> usize {
-        lp.try_ext::<Http>()
+        lp.try_ext_by(*HTTP)
             .and_then(|h| h.servers.get(self.0))
             .map_or(0, |s| s.open)
     }
 
     /// Counters since the server started.
     pub fn stats(self, lp: &Loop) -> ServerStats {
-        lp.try_ext::<Http>()
+        lp.try_ext_by(*HTTP)
             .and_then(|h| h.servers.get(self.0))
             .map_or_else(ServerStats::default, |s| s.stats)
     }
